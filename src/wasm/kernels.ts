@@ -1,0 +1,86 @@
+// The kernel ABI, written by hand: every export of build/cdl-*.wasm and of the TypeScript
+// reference (src/wasm/reference.ts) has exactly this signature and meaning.
+//
+// Conventions (the same in assembly/ and in the reference):
+// - Every `*Ptr` is a byte offset into the engine's one WebAssembly.Memory, 16-byte aligned.
+// - Sizes are i32 element counts; scalars are f32. Kernels never allocate.
+// - Output pointers come first. Row-major everywhere; images are NCHW.
+// - "+=" kernels accumulate into their output; all others overwrite it.
+// Glossary: B batch, C channels, OC output channels, H/W input height/width, OH/OW output
+// height/width, KH/KW kernel height/width, M/N/K the GEMM dimensions, n a vector length.
+
+export interface Kernels {
+  // --- GEMM (assembly/gemm.ts). C[M,N] = A·B + beta·C; beta is 0 (overwrite) or 1 (accumulate).
+  /** C[M,N] = A[M,K] · B[K,N] + beta·C */
+  gemm_nn_f32(cPtr: number, aPtr: number, bPtr: number, M: number, N: number, K: number, beta: number): void;
+  /** C[M,N] = A[M,K] · B[N,K]ᵀ + beta·C */
+  gemm_nt_f32(cPtr: number, aPtr: number, bPtr: number, M: number, N: number, K: number, beta: number): void;
+  /** C[M,N] = A[K,M]ᵀ · B[K,N] + beta·C */
+  gemm_tn_f32(cPtr: number, aPtr: number, bPtr: number, M: number, N: number, K: number, beta: number): void;
+
+  // --- Convolution lowering (assembly/conv.ts). CKK = C·KH·KW, P = B·OH·OW.
+  /** col[CKK, P] from x[B,C,H,W]; row (c,kh,kw), column (b,oh,ow); zero where the window is in the padding. */
+  im2col_f32(colPtr: number, xPtr: number, B: number, C: number, H: number, W: number,
+    KH: number, KW: number, stride: number, pad: number, OH: number, OW: number): void;
+  /** dx[B,C,H,W] = the adjoint of im2col applied to dcol[CKK, P] (overwrites dx). */
+  col2im_f32(dxPtr: number, dcolPtr: number, B: number, C: number, H: number, W: number,
+    KH: number, KW: number, stride: number, pad: number, OH: number, OW: number): void;
+  /** dst[b,a,i] = src[a,b,i]: swaps the two outer dims of src[A, Bd, inner]. */
+  transpose01_f32(dstPtr: number, srcPtr: number, A: number, Bd: number, inner: number): void;
+
+  // --- Bias (assembly/bias.ts). y viewed as [outer, C, inner]: dense uses inner = 1, conv NCHW inner = H·W.
+  /** y[o,c,i] += b[c] */
+  bias_add_f32(yPtr: number, bPtr: number, outer: number, C: number, inner: number): void;
+  /** db[c] = Σ_{o,i} dy[o,c,i] (overwrites db) */
+  bias_grad_f32(dbPtr: number, dyPtr: number, outer: number, C: number, inner: number): void;
+
+  // --- Activations and elementwise (assembly/activation.ts).
+  /** y[n] = max(x, 0) (y may equal x) */
+  relu_fwd_f32(yPtr: number, xPtr: number, n: number): void;
+  /** dx[n] = y > 0 ? dy : 0, where y is the forward output (dx may equal dy) */
+  relu_bwd_f32(dxPtr: number, dyPtr: number, yPtr: number, n: number): void;
+  /** out[n] = a · b elementwise (dropout masks; out may equal a) */
+  mul_f32(outPtr: number, aPtr: number, bPtr: number, n: number): void;
+
+  // --- Max pooling (assembly/pool.ts), no padding, floor mode. BC = B·C planes.
+  /** y[BC,OH,OW] = window max of x[BC,H,W]; arg[BC,OH,OW] (i32) = flat index h·W+w of the max within its plane */
+  maxpool2d_fwd_f32(yPtr: number, argPtr: number, xPtr: number, BC: number, H: number, W: number,
+    KH: number, KW: number, stride: number, OH: number, OW: number): void;
+  /** dx[BC,H,W] = scatter of dy[BC,OH,OW] to the argmax positions (overwrites dx) */
+  maxpool2d_bwd_f32(dxPtr: number, dyPtr: number, argPtr: number, BC: number, H: number, W: number,
+    OH: number, OW: number): void;
+
+  // --- Loss (assembly/loss.ts).
+  /** Softmax cross-entropy of logits[B,C] against labels[B] (i32). Returns the SUM of the B
+   * losses (stable: log-sum-exp with the row max subtracted). If dlogitsPtr != 0, writes
+   * dlogits[B,C] = scale · (softmax − onehot). */
+  softmax_xent_f32(dlogitsPtr: number, logitsPtr: number, labelsPtr: number, B: number, C: number, scale: number): number;
+
+  // --- Optimizer (assembly/optim.ts).
+  /** PyTorch SGD: g' = g + wd·w; v = momentum·v + g'; w −= lr·v. w, g, v all [n]. */
+  sgd_momentum_f32(wPtr: number, gPtr: number, vPtr: number, n: number, lr: number, momentum: number, weightDecay: number): void;
+
+  // --- Whole vectors (assembly/vector.ts): consensus averaging and bookkeeping.
+  /** y[n] += a · x */
+  axpy_f32(yPtr: number, xPtr: number, n: number, a: number): void;
+  /** y[n] = a · x + b · y */
+  axpby_f32(yPtr: number, xPtr: number, n: number, a: number, b: number): void;
+  /** x[n] *= a */
+  scale_f32(xPtr: number, n: number, a: number): void;
+  /** Σ (a − b)² over [n], accumulated in f64 */
+  sqdist_f32(aPtr: number, bPtr: number, n: number): number;
+  /** 1 if any of x[n] is NaN or ±Inf, else 0 */
+  nonfinite_f32(xPtr: number, n: number): number;
+}
+
+/** The export names, in ABI order; the conformance test checks the .wasm exports against it. */
+export const KERNEL_NAMES: readonly (keyof Kernels)[] = [
+  "gemm_nn_f32", "gemm_nt_f32", "gemm_tn_f32",
+  "im2col_f32", "col2im_f32", "transpose01_f32",
+  "bias_add_f32", "bias_grad_f32",
+  "relu_fwd_f32", "relu_bwd_f32", "mul_f32",
+  "maxpool2d_fwd_f32", "maxpool2d_bwd_f32",
+  "softmax_xent_f32",
+  "sgd_momentum_f32",
+  "axpy_f32", "axpby_f32", "scale_f32", "sqdist_f32", "nonfinite_f32",
+];
