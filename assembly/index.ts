@@ -1,2 +1,10 @@
 // The kernel ABI: every export of the .wasm, re-exported from one file per op family.
-export { scale_f32 } from "./vector";
+// Signatures and meaning: src/wasm/kernels.ts (the hand-written TS interface of these exports).
+export { gemm_nn_f32, gemm_nt_f32, gemm_tn_f32 } from "./gemm";
+export { im2col_f32, col2im_f32, transpose01_f32 } from "./conv";
+export { bias_add_f32, bias_grad_f32 } from "./bias";
+export { relu_fwd_f32, relu_bwd_f32, mul_f32 } from "./activation";
+export { maxpool2d_fwd_f32, maxpool2d_bwd_f32 } from "./pool";
+export { softmax_xent_f32 } from "./loss";
+export { sgd_momentum_f32 } from "./optim";
+export { axpy_f32, axpby_f32, scale_f32, sqdist_f32, nonfinite_f32 } from "./vector";

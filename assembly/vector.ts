@@ -14,3 +14,8 @@ export function scale_f32(xPtr: usize, n: i32, a: f32): void {
     store<f32>(p, load<f32>(p) * a);
   }
 }
+// STUB: placeholder so the build links; replaced by the real kernels.
+export function axpy_f32(yPtr: usize, xPtr: usize, n: i32, a: f32): void {}
+export function axpby_f32(yPtr: usize, xPtr: usize, n: i32, a: f32, b: f32): void {}
+export function sqdist_f32(aPtr: usize, bPtr: usize, n: i32): f64 { return 0; }
+export function nonfinite_f32(xPtr: usize, n: i32): i32 { return 0; }

@@ -25,10 +25,10 @@ export interface EngineOptions {
 const PAGE = 65536;
 
 /** The .wasm bytes of a build; `build/` sits two levels above this file in src/ and in dist/src/. */
-export async function wasmBytes(flavor: "simd" | "scalar"): Promise<Uint8Array> {
+export async function wasmBytes(flavor: "simd" | "scalar"): Promise<Uint8Array<ArrayBuffer>> {
   const url = new URL(`../../build/cdl-${flavor}.wasm`, import.meta.url);
   try {
-    return await readFile(url);
+    return new Uint8Array(await readFile(url));
   } catch (e) {
     throw new Error(`cannot read ${url.pathname}: the WebAssembly kernels are not built; run \`npm run build\``);
   }
