@@ -2,9 +2,15 @@
 // .wasm builds: the oracle of the conformance suite and the readable version of each kernel.
 import type { Kernels } from "./kernels.ts";
 import { memViews } from "./ref/mem.ts";
+import { activationRef } from "./ref/activation.ts";
+import { biasRef } from "./ref/bias.ts";
+import { convRef } from "./ref/conv.ts";
+import { lossRef } from "./ref/loss.ts";
+import { optimRef } from "./ref/optim.ts";
+import { poolRef } from "./ref/pool.ts";
 import { vectorRef } from "./ref/vector.ts";
 
 export function referenceKernels(memory: WebAssembly.Memory): Kernels {
   const m = memViews(memory);
-  return { ...vectorRef(m) } as Kernels;
+  return { ...convRef(m), ...biasRef(m), ...activationRef(m), ...poolRef(m), ...lossRef(m), ...optimRef(m), ...vectorRef(m) } as Kernels;
 }

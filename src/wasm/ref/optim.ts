@@ -1,0 +1,18 @@
+// TypeScript reference of assembly/optim.ts: same signatures, same meaning (see src/wasm/kernels.ts).
+import type { Kernels } from "../kernels.ts";
+import type { Mem } from "./mem.ts";
+
+type OptimKernels = Pick<Kernels, "sgd_momentum_f32">;
+
+export function optimRef({ f32 }: Mem): OptimKernels {
+  return {
+    sgd_momentum_f32(wPtr, gPtr, vPtr, n, lr, momentum, weightDecay) {
+      const w = wPtr >> 2, g = gPtr >> 2, v = vPtr >> 2;
+      for (let i = 0; i < n; i++) {
+        const grad = f32[g + i] + weightDecay * f32[w + i];
+        f32[v + i] = momentum * f32[v + i] + grad;
+        f32[w + i] -= lr * f32[v + i];
+      }
+    },
+  };
+}
