@@ -1,0 +1,182 @@
+// Conformance of the convolution lowering kernels (im2col_f32, col2im_f32, transpose01_f32) over
+// every engine, against a float64 oracle written here from the column-layout definition.
+import { test } from "uvu";
+import * as assert from "uvu/assert";
+import { Rng } from "../../src/rng.ts";
+import { Arena } from "../../src/wasm/arena.ts";
+import { FLAVORS, loadEngine } from "../../src/wasm/loader.ts";
+
+const engines = await Promise.all(FLAVORS.map((flavor) => loadEngine({ flavor, memoryMB: 32 })));
+
+// --- buffers with guard zones: G floats of GUARD either side of every buffer (G = 4 keeps the
+// 16-byte alignment); outputs start filled with GUARD so a missed write shows too.
+const G = 4;
+const GUARD = -1234.5;
+interface Buf { ptr: number; view: Float32Array; full: Float32Array }
+function buf(arena: Arena, data: ArrayLike<number> | number): Buf {
+  const n = typeof data === "number" ? data : data.length;
+  const b = arena.f32(n + 2 * G);
+  b.view.fill(GUARD);
+  const view = b.view.subarray(G, G + n);
+  if (typeof data !== "number") view.set(data);
+  return { ptr: b.ptr + 4 * G, view, full: b.view };
+}
+function assertGuards(b: { full: Float32Array | Int32Array }, what: string) {
+  const g = b.full instanceof Int32Array ? Math.trunc(GUARD) : GUARD;
+  for (let i = 0; i < G; i++) {
+    assert.ok(b.full[i] === g && b.full[b.full.length - 1 - i] === g, `${what}: wrote outside its region`);
+  }
+}
+function maxDiff(got: ArrayLike<number>, want: ArrayLike<number>) {
+  let diff = 0, at = -1;
+  for (let i = 0; i < want.length; i++) {
+    const d = Math.abs(got[i] - want[i]);
+    if (!(d <= diff)) { diff = d; at = i; } // NaN counts as the largest difference
+  }
+  return { diff, at };
+}
+function assertClose(got: ArrayLike<number>, want: ArrayLike<number>, tol: number, what: string) {
+  assert.is(got.length, want.length, `${what}: length`);
+  const { diff, at } = maxDiff(got, want);
+  assert.ok(diff <= tol, `${what}: max |diff| ${diff} at ${at} (got ${got[at]}, want ${want[at]}), tol ${tol}`);
+}
+/** Multiples of 1/16 in [−4, 4]: every sum in these tests is then exact in f32. */
+const quantized = (rng: Rng, n: number) => Float64Array.from({ length: n }, () => (rng.int(129) - 64) / 16);
+const normals = (rng: Rng, n: number) => Float64Array.from({ length: n }, () => rng.normal());
+
+// --- oracle: the input index each col[r, p] is copied from, or −1 in the padding.
+interface Shape { B: number; C: number; H: number; W: number; KH: number; KW: number; stride: number; pad: number }
+const outSize = (n: number, k: number, s: number, p: number) => Math.max(0, Math.floor((n + 2 * p - k) / s) + 1);
+function sourceMap(s: Shape) {
+  const OH = outSize(s.H, s.KH, s.stride, s.pad), OW = outSize(s.W, s.KW, s.stride, s.pad);
+  const rows = s.C * s.KH * s.KW, P = s.B * OH * OW;
+  const src = new Int32Array(rows * P);
+  for (let r = 0; r < rows; r++) {
+    const kw = r % s.KW, kh = Math.floor(r / s.KW) % s.KH, c = Math.floor(r / (s.KW * s.KH));
+    for (let p = 0; p < P; p++) {
+      const ow = p % OW, oh = Math.floor(p / OW) % OH, b = Math.floor(p / (OW * OH));
+      const ih = oh * s.stride + kh - s.pad, iw = ow * s.stride + kw - s.pad;
+      src[r * P + p] = ih < 0 || iw < 0 || ih >= s.H || iw >= s.W ? -1 : ((b * s.C + c) * s.H + ih) * s.W + iw;
+    }
+  }
+  return { OH, OW, rows, P, src };
+}
+const im2colOracle = (x: ArrayLike<number>, src: Int32Array) => Float64Array.from(src, (i) => (i < 0 ? 0 : x[i]));
+function col2imOracle(dcol: ArrayLike<number>, src: Int32Array, n: number) {
+  const dx = new Float64Array(n);
+  src.forEach((i, k) => { if (i >= 0) dx[i] += dcol[k]; });
+  return dx;
+}
+
+const sh = (B: number, C: number, H: number, W: number, KH: number, KW: number, stride: number, pad: number): Shape =>
+  ({ B, C, H, W, KH, KW, stride, pad });
+const SHAPES: Shape[] = [
+  sh(0, 3, 5, 5, 3, 3, 1, 1), sh(2, 0, 5, 5, 3, 3, 1, 1), // empty batch, no channels
+  sh(1, 1, 1, 1, 1, 1, 1, 0), sh(1, 1, 1, 1, 3, 3, 1, 1), // 1×1 image; kernel larger than the image
+  sh(1, 1, 3, 3, 3, 3, 1, 1), sh(2, 3, 5, 5, 3, 3, 2, 1), sh(1, 2, 5, 7, 3, 3, 2, 2),
+  sh(3, 2, 7, 5, 3, 2, 2, 0), sh(1, 3, 17, 13, 5, 3, 2, 2), sh(2, 2, 17, 17, 5, 5, 1, 2),
+  sh(1, 2, 5, 5, 1, 1, 2, 2), // whole rows and columns of padding only
+  sh(1, 1, 6, 6, 2, 2, 3, 1), // stride larger than the kernel: skipped pixels
+  sh(4, 1, 28, 28, 5, 5, 1, 0), // lenet conv1
+  sh(2, 32, 12, 12, 5, 5, 1, 0), // lenet conv2
+  sh(2, 8, 32, 32, 3, 3, 1, 1), // cifar-cnn 3×3 same
+  sh(2, 4, 32, 32, 3, 3, 2, 1), // strided downsampling
+];
+const label = (s: Shape) => `B${s.B} C${s.C} ${s.H}×${s.W} k${s.KH}×${s.KW} s${s.stride} p${s.pad}`;
+
+for (const e of engines) {
+  test(`im2col_f32 [${e.flavor}] matches the oracle, writes only col`, () => {
+    const rng = new Rng(101);
+    for (const s of SHAPES) {
+      const { OH, OW, src } = sourceMap(s);
+      const arena = new Arena(e.memory);
+      const xData = normals(rng, s.B * s.C * s.H * s.W);
+      const x = buf(arena, xData), col = buf(arena, src.length);
+      e.kernels.im2col_f32(col.ptr, x.ptr, s.B, s.C, s.H, s.W, s.KH, s.KW, s.stride, s.pad, OH, OW);
+      assertClose(col.view, im2colOracle(Float32Array.from(xData), src), 0, `im2col ${label(s)}`);
+      assertClose(x.view, Float32Array.from(xData), 0, `im2col ${label(s)} left x alone`);
+      assertGuards(col, `im2col ${label(s)}`);
+    }
+  });
+
+  test(`col2im_f32 [${e.flavor}] matches the oracle, overwrites dx, writes only dx`, () => {
+    const rng = new Rng(102);
+    for (const s of SHAPES) {
+      const { OH, OW, src } = sourceMap(s);
+      const n = s.B * s.C * s.H * s.W;
+      const arena = new Arena(e.memory);
+      const dcolData = quantized(rng, src.length);
+      const dcol = buf(arena, dcolData), dx = buf(arena, n); // dx starts as GUARD garbage
+      e.kernels.col2im_f32(dx.ptr, dcol.ptr, s.B, s.C, s.H, s.W, s.KH, s.KW, s.stride, s.pad, OH, OW);
+      assertClose(dx.view, col2imOracle(dcolData, src, n), 0, `col2im ${label(s)}`);
+      assertGuards(dx, `col2im ${label(s)}`);
+      // Random normals: sums in another order, so a tolerance.
+      const dcol2 = buf(arena, normals(rng, src.length));
+      e.kernels.col2im_f32(dx.ptr, dcol2.ptr, s.B, s.C, s.H, s.W, s.KH, s.KW, s.stride, s.pad, OH, OW);
+      assertClose(dx.view, col2imOracle(dcol2.view, src, n), 1e-5, `col2im normals ${label(s)}`);
+    }
+  });
+
+  test(`col2im_f32 [${e.flavor}] is the adjoint of im2col_f32: <im2col(x), y> = <x, col2im(y)>`, () => {
+    const rng = new Rng(103);
+    for (const s of SHAPES) {
+      const { OH, OW, rows, P } = sourceMap(s);
+      const n = s.B * s.C * s.H * s.W;
+      const arena = new Arena(e.memory);
+      const x = buf(arena, normals(rng, n)), y = buf(arena, normals(rng, rows * P));
+      const col = buf(arena, rows * P), dx = buf(arena, n);
+      e.kernels.im2col_f32(col.ptr, x.ptr, s.B, s.C, s.H, s.W, s.KH, s.KW, s.stride, s.pad, OH, OW);
+      e.kernels.col2im_f32(dx.ptr, y.ptr, s.B, s.C, s.H, s.W, s.KH, s.KW, s.stride, s.pad, OH, OW);
+      let lhs = 0, rhs = 0, mag = 0;
+      for (let i = 0; i < rows * P; i++) { lhs += col.view[i] * y.view[i]; mag += Math.abs(col.view[i] * y.view[i]); }
+      for (let i = 0; i < n; i++) rhs += x.view[i] * dx.view[i];
+      assert.ok(Math.abs(lhs - rhs) <= 1e-6 * (1 + mag), `adjoint ${label(s)}: <im2col x, y> = ${lhs}, <x, col2im y> = ${rhs}`);
+    }
+  });
+
+  test(`transpose01_f32 [${e.flavor}] swaps the outer dims, writes only dst`, () => {
+    const rng = new Rng(104);
+    for (const [A, Bd, inner] of [[0, 3, 4], [3, 0, 4], [3, 4, 0], [1, 1, 1], [3, 5, 1], [5, 3, 17], [17, 5, 3], [32, 4, 576], [10, 32, 1]]) {
+      const arena = new Arena(e.memory);
+      const srcData = normals(rng, A * Bd * inner);
+      const src = buf(arena, srcData), dst = buf(arena, A * Bd * inner);
+      e.kernels.transpose01_f32(dst.ptr, src.ptr, A, Bd, inner);
+      const want = new Float64Array(A * Bd * inner);
+      for (let k = 0; k < want.length; k++) {
+        const i = k % inner, a = Math.floor(k / inner) % A, b = Math.floor(k / (inner * A));
+        want[k] = Math.fround(srcData[(a * Bd + b) * inner + i]);
+      }
+      assertClose(dst.view, want, 0, `transpose01 A${A} Bd${Bd} inner${inner}`);
+      assertGuards(dst, `transpose01 A${A} Bd${Bd} inner${inner}`);
+    }
+  });
+}
+
+test("negative control: the oracle catches a col2im that forgets to clear dx", () => {
+  const e = engines.find((x) => x.flavor === "reference")!;
+  const s = sh(1, 1, 5, 5, 3, 3, 1, 1);
+  const { OH, OW, src } = sourceMap(s);
+  const arena = new Arena(e.memory);
+  const dcol = buf(arena, quantized(new Rng(105), src.length)), dx = buf(arena, 25);
+  e.kernels.col2im_f32(dx.ptr, dcol.ptr, 1, 1, 5, 5, 3, 3, 1, 1, OH, OW);
+  dx.view[7] += 1; // what an accumulate-into-dx bug would leave behind
+  assert.equal(maxDiff(dx.view, col2imOracle(dcol.view, src, 25)), { diff: 1, at: 7 });
+});
+
+test("negative control: the adjoint check fails for a col2im with the wrong padding", () => {
+  const e = engines.find((x) => x.flavor === "reference")!;
+  const s = sh(1, 2, 6, 6, 3, 3, 1, 1);
+  const { OH, OW, rows, P } = sourceMap(s);
+  const rng = new Rng(106);
+  const arena = new Arena(e.memory);
+  const x = buf(arena, normals(rng, 72)), y = buf(arena, normals(rng, rows * P));
+  const col = buf(arena, rows * P), dx = buf(arena, 72);
+  e.kernels.im2col_f32(col.ptr, x.ptr, 1, 2, 6, 6, 3, 3, 1, 1, OH, OW);
+  e.kernels.col2im_f32(dx.ptr, y.ptr, 1, 2, 6, 6, 3, 3, 1, 0, OH, OW);
+  let lhs = 0, rhs = 0;
+  for (let i = 0; i < rows * P; i++) lhs += col.view[i] * y.view[i];
+  for (let i = 0; i < 72; i++) rhs += x.view[i] * dx.view[i];
+  assert.ok(Math.abs(lhs - rhs) > 1e-3, `a wrong adjoint passed: ${lhs} vs ${rhs}`);
+});
+
+test.run();
