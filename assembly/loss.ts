@@ -5,6 +5,51 @@
 // "loss only". Stability: every row subtracts its max before exp, so exp never overflows and
 // the loss log Σexp(x − max) + max − x[label] stays finite for any finite logits.
 // Row max and the final rescale are 4-lane SIMD; exp is scalar (wasm has no vector exp).
+// exp and log are written here rather than taken from Math/Mathf: at optimize level 3 the
+// standard library uses lookup tables, i.e. a data segment, and a data segment would be
+// copied into the imported memory at instantiation, on top of the arena's buffers.
+
+const LN2_HI: f64 = 6.93147180369123816490e-01; // ln 2 split so that k·LN2_HI is exact
+const LN2_LO: f64 = 1.90821492927058770002e-10;
+
+/** e^x for x ≤ 0 (the only arguments here: logits minus the row max), table-free, ~1e-15
+ * relative. Below −104 it returns 0, which e^x is anyway once rounded to f32. NaN stays NaN. */
+@inline function expNonPos(x: f64): f64 {
+  if (x < -104) return 0;
+  const k = Math.round(x * Math.LOG2E);
+  const r = (x - k * LN2_HI) - k * LN2_LO; // |r| ≤ ln2 / 2
+  // Taylor to r^11 (Horner): the next term is below 3e-15 for |r| ≤ 0.35.
+  let p = 1.0 / 39916800;
+  p = p * r + 1.0 / 3628800;
+  p = p * r + 1.0 / 362880;
+  p = p * r + 1.0 / 40320;
+  p = p * r + 1.0 / 5040;
+  p = p * r + 1.0 / 720;
+  p = p * r + 1.0 / 120;
+  p = p * r + 1.0 / 24;
+  p = p * r + 1.0 / 6;
+  p = p * r + 0.5;
+  p = p * r + 1;
+  p = p * r + 1;
+  return p * reinterpret<f64>(<i64>(<i32>k + 1023) << 52); // · 2^k, with k in [−150, 0]
+}
+
+/** ln x for finite x ≥ 1 (a softmax denominator), table-free: x = m·2^e with m in [√½, √2),
+ * ln m = 2·atanh(t), t = (m − 1)/(m + 1), |t| ≤ 0.172; the series to t^21 is exact to f64. */
+@inline function logGeOne(x: f64): f64 {
+  const bits = reinterpret<i64>(x);
+  let e = <i32>(bits >> 52) - 1023;
+  let m = reinterpret<f64>((bits & 0x000FFFFFFFFFFFFF) | 0x3FF0000000000000);
+  if (m > Math.SQRT2) {
+    m *= 0.5;
+    e++;
+  }
+  const t = (m - 1) / (m + 1);
+  const t2 = t * t;
+  let q = 1.0 / 21;
+  for (let j = 19; j >= 1; j -= 2) q = q * t2 + 1.0 / j;
+  return 2 * t * q + <f64>e * (LN2_HI + LN2_LO);
+}
 
 /** Σ_b of −log softmax(logits[b])[labels[b]], over logits[B,C], labels[B] (i32). If dlogitsPtr != 0,
  * also writes dlogits[B,C] = scale · (softmax(logits) − onehot(labels)). */
@@ -29,7 +74,7 @@ export function softmax_xent_f32(dlogitsPtr: usize, logitsPtr: usize, labelsPtr:
       // Keep the unnormalised exp in dlogits, then rescale the row once by scale / Σ.
       const d = dlogitsPtr + (<usize>(b * C) << 2);
       for (j = 0; j < C; j++) {
-        const e = Mathf.exp(load<f32>(x + (<usize>j << 2)) - m);
+        const e = <f32>expNonPos(<f64>load<f32>(x + (<usize>j << 2)) - <f64>m);
         s += e;
         store<f32>(d + (<usize>j << 2), e);
       }
@@ -49,9 +94,9 @@ export function softmax_xent_f32(dlogitsPtr: usize, logitsPtr: usize, labelsPtr:
       const ql = d + (<usize>label << 2);
       store<f32>(ql, load<f32>(ql) - scale);
     } else {
-      for (j = 0; j < C; j++) s += Mathf.exp(load<f32>(x + (<usize>j << 2)) - m);
+      for (j = 0; j < C; j++) s += <f32>expNonPos(<f64>load<f32>(x + (<usize>j << 2)) - <f64>m);
     }
-    total += Math.log(s) + <f64>m - <f64>xl;
+    total += logGeOne(s) + <f64>m - <f64>xl;
   }
   return <f32>total;
 }
