@@ -1,0 +1,34 @@
+#!/usr/bin/env node
+// The `cdl` command: dispatches sub-commands and turns user errors into one line and exit code 2.
+import { ConfigError } from "../errors.ts";
+import { DatasetError } from "../data/registry.ts";
+import { ModelError } from "../nn/spec.ts";
+import { UsageError } from "./args.ts";
+import { dataCommand } from "./data.ts";
+import { trainCommand } from "./train.ts";
+
+const COMMANDS: Record<string, { run: (argv: string[]) => Promise<number>; help: string }> = {
+  train: { run: trainCommand, help: "centralized training of one model" },
+  data: { run: dataCommand, help: "list and fetch datasets" },
+};
+
+const USAGE = `usage: cdl <command> [flags]   (cdl <command> --help for its flags)\n\n` +
+  Object.entries(COMMANDS).map(([k, c]) => `  ${k.padEnd(8)} ${c.help}`).join("\n") + "\n";
+
+async function main(argv: string[]): Promise<number> {
+  const [cmd, ...rest] = argv;
+  if (!cmd || cmd === "--help" || cmd === "-h" || cmd === "help") { process.stdout.write(USAGE); return cmd ? 0 : 2; }
+  const c = COMMANDS[cmd];
+  if (!c) { console.error(`cdl: unknown command '${cmd}' (allowed: ${Object.keys(COMMANDS).join(", ")})`); return 2; }
+  try {
+    return await c.run(rest);
+  } catch (e) {
+    if (e instanceof UsageError || e instanceof ConfigError || e instanceof DatasetError || e instanceof ModelError) {
+      console.error(`error: ${e.message}`);
+      return 2;
+    }
+    throw e;
+  }
+}
+
+process.exitCode = await main(process.argv.slice(2));

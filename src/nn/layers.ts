@@ -1,0 +1,179 @@
+// Layer implementations: each is a forward/backward pair over engine buffers, outputs first.
+// Shapes are per batch of `B` samples (B ≤ the net's batch capacity); NCHW throughout.
+// A layer reads its weights from the flat parameter vector θ at `thetaPtr + 4·paramOffset`
+// and writes its gradients at the same offset of the flat gradient vector, so parameters,
+// gradients and optimizer state stay one contiguous vector each (see spec.ts for the layout).
+import type { Rng } from "../rng.ts";
+import type { Arena, F32Buf, I32Buf } from "../wasm/arena.ts";
+import type { Kernels } from "../wasm/kernels.ts";
+import { shapeSize, type LayerPlan } from "./spec.ts";
+
+/** Buffers shared by all layers of a net. */
+export interface Workspace {
+  readonly k: Kernels;
+  /** Two gradient buffers of the largest activation size; backward ping-pongs between them. */
+  readonly grads: readonly [F32Buf, F32Buf];
+  /** GEMM output before the NCHW transpose, [OC, B·OH·OW] of the largest conv. */
+  readonly convTmp: F32Buf;
+}
+
+export interface Layer {
+  readonly plan: LayerPlan;
+  /** y = f(x; θ). Returns the output buffer. */
+  forward(thetaPtr: number, x: F32Buf, B: number, train: boolean, rng: Rng | null): F32Buf;
+  /** Writes ∂L/∂θ of this layer into the gradient vector and returns ∂L/∂x (null if !needDx). */
+  backward(thetaPtr: number, gradPtr: number, dy: F32Buf, B: number, needDx: boolean): F32Buf | null;
+}
+
+const other = (ws: Workspace, buf: F32Buf) => (buf === ws.grads[0] ? ws.grads[1] : ws.grads[0]);
+
+/** Sizes of the scratch a plan needs beyond the per-layer buffers, in floats. */
+export function workspaceNeeds(layers: readonly LayerPlan[], batch: number): { maxAct: number; convTmp: number } {
+  let maxAct = 0, convTmp = 0;
+  for (const l of layers) {
+    maxAct = Math.max(maxAct, batch * shapeSize(l.inShape), batch * shapeSize(l.outShape));
+    if (l.spec.type === "conv2d") convTmp = Math.max(convTmp, batch * shapeSize(l.outShape));
+  }
+  return { maxAct, convTmp };
+}
+
+/** Conv2D by im2col + GEMM: col[CKK, P] = im2col(x); tmp[OC, P] = W[OC, CKK]·col; y = NCHW(tmp) + b. P = B·OH·OW. */
+class Conv2D implements Layer {
+  private readonly col: F32Buf;
+  private readonly y: F32Buf;
+  constructor(readonly plan: LayerPlan, private readonly ws: Workspace, arena: Arena, batch: number) {
+    const [C] = plan.inShape, [, OH, OW] = plan.outShape;
+    this.col = arena.f32(C * plan.k! * plan.k! * batch * OH * OW, "conv im2col buffer");
+    this.y = arena.f32(batch * shapeSize(plan.outShape), "conv output");
+  }
+  forward(thetaPtr: number, x: F32Buf, B: number): F32Buf {
+    const { k } = this.ws, p = this.plan;
+    const [C, H, W] = p.inShape, [OC, OH, OW] = p.outShape, K = p.k!;
+    const CKK = C * K * K, P = B * OH * OW, wPtr = thetaPtr + 4 * p.paramOffset;
+    k.im2col_f32(this.col.ptr, x.ptr, B, C, H, W, K, K, p.stride!, p.pad!, OH, OW);
+    k.gemm_nn_f32(this.ws.convTmp.ptr, wPtr, this.col.ptr, OC, P, CKK, 0);
+    k.transpose01_f32(this.y.ptr, this.ws.convTmp.ptr, OC, B, OH * OW);
+    k.bias_add_f32(this.y.ptr, wPtr + 4 * p.weightCount, B, OC, OH * OW);
+    return this.y;
+  }
+  backward(thetaPtr: number, gradPtr: number, dy: F32Buf, B: number, needDx: boolean): F32Buf | null {
+    const { k } = this.ws, p = this.plan;
+    const [C, H, W] = p.inShape, [OC, OH, OW] = p.outShape, K = p.k!;
+    const CKK = C * K * K, P = B * OH * OW, off = 4 * p.paramOffset;
+    const dyT = this.ws.convTmp; // [OC, P]
+    k.transpose01_f32(dyT.ptr, dy.ptr, B, OC, OH * OW);
+    k.bias_grad_f32(gradPtr + off + 4 * p.weightCount, dy.ptr, B, OC, OH * OW);
+    k.gemm_nt_f32(gradPtr + off, dyT.ptr, this.col.ptr, OC, CKK, P, 0); // dW = dyT · colᵀ
+    if (!needDx) return null;
+    // col is not needed any more this step, so it holds dcol = Wᵀ · dyT.
+    k.gemm_tn_f32(this.col.ptr, thetaPtr + off, dyT.ptr, CKK, P, OC, 0);
+    const dx = other(this.ws, dy);
+    k.col2im_f32(dx.ptr, this.col.ptr, B, C, H, W, K, K, p.stride!, p.pad!, OH, OW);
+    return dx;
+  }
+}
+
+/** Dense: y[B,out] = x[B,in] · W[out,in]ᵀ + b. */
+class Dense implements Layer {
+  private readonly y: F32Buf;
+  private x: F32Buf | null = null;
+  constructor(readonly plan: LayerPlan, private readonly ws: Workspace, arena: Arena, batch: number) {
+    this.y = arena.f32(batch * plan.outShape[0], "dense output");
+  }
+  forward(thetaPtr: number, x: F32Buf, B: number): F32Buf {
+    const p = this.plan, I = p.inShape[0], O = p.outShape[0], wPtr = thetaPtr + 4 * p.paramOffset;
+    this.x = x;
+    this.ws.k.gemm_nt_f32(this.y.ptr, x.ptr, wPtr, B, O, I, 0);
+    this.ws.k.bias_add_f32(this.y.ptr, wPtr + 4 * p.weightCount, B, O, 1);
+    return this.y;
+  }
+  backward(thetaPtr: number, gradPtr: number, dy: F32Buf, B: number, needDx: boolean): F32Buf | null {
+    const { k } = this.ws, p = this.plan, I = p.inShape[0], O = p.outShape[0], off = 4 * p.paramOffset;
+    k.gemm_tn_f32(gradPtr + off, dy.ptr, this.x!.ptr, O, I, B, 0); // dW[O,I] = dyᵀ · x
+    k.bias_grad_f32(gradPtr + off + 4 * p.weightCount, dy.ptr, B, O, 1);
+    if (!needDx) return null;
+    const dx = other(this.ws, dy);
+    k.gemm_nn_f32(dx.ptr, dy.ptr, thetaPtr + off, B, I, O, 0); // dx[B,I] = dy · W
+    return dx;
+  }
+}
+
+/** ReLU, keeping its output for the backward mask; backward runs in place on dy. */
+class ReLU implements Layer {
+  private readonly y: F32Buf;
+  constructor(readonly plan: LayerPlan, private readonly ws: Workspace, arena: Arena, batch: number) {
+    this.y = arena.f32(batch * shapeSize(plan.outShape), "relu output");
+  }
+  forward(_t: number, x: F32Buf, B: number): F32Buf {
+    this.ws.k.relu_fwd_f32(this.y.ptr, x.ptr, B * shapeSize(this.plan.outShape));
+    return this.y;
+  }
+  backward(_t: number, _g: number, dy: F32Buf, B: number): F32Buf {
+    this.ws.k.relu_bwd_f32(dy.ptr, dy.ptr, this.y.ptr, B * shapeSize(this.plan.outShape));
+    return dy;
+  }
+}
+
+/** Max pooling without padding; remembers the argmax of each window. */
+class MaxPool2D implements Layer {
+  private readonly y: F32Buf;
+  private readonly arg: I32Buf;
+  constructor(readonly plan: LayerPlan, private readonly ws: Workspace, arena: Arena, batch: number) {
+    this.y = arena.f32(batch * shapeSize(plan.outShape), "pool output");
+    this.arg = arena.i32(batch * shapeSize(plan.outShape), "pool argmax");
+  }
+  forward(_t: number, x: F32Buf, B: number): F32Buf {
+    const p = this.plan, [C, H, W] = p.inShape, [, OH, OW] = p.outShape;
+    this.ws.k.maxpool2d_fwd_f32(this.y.ptr, this.arg.ptr, x.ptr, B * C, H, W, p.k!, p.k!, p.stride!, OH, OW);
+    return this.y;
+  }
+  backward(_t: number, _g: number, dy: F32Buf, B: number, needDx: boolean): F32Buf | null {
+    if (!needDx) return null;
+    const p = this.plan, [C, H, W] = p.inShape, [, OH, OW] = p.outShape, dx = other(this.ws, dy);
+    this.ws.k.maxpool2d_bwd_f32(dx.ptr, dy.ptr, this.arg.ptr, B * C, H, W, OH, OW);
+    return dx;
+  }
+}
+
+/** Flatten: NCHW memory is already [B, C·H·W], so both directions pass the buffer through. */
+class Flatten implements Layer {
+  constructor(readonly plan: LayerPlan) {}
+  forward(_t: number, x: F32Buf): F32Buf { return x; }
+  backward(_t: number, _g: number, dy: F32Buf): F32Buf { return dy; }
+}
+
+/** Inverted dropout: in training y = x · mask with mask ∈ {0, 1/(1−p)} drawn from the caller's Rng; identity in evaluation. */
+class Dropout implements Layer {
+  private readonly y: F32Buf;
+  private readonly mask: F32Buf;
+  private active = false;
+  constructor(readonly plan: LayerPlan, private readonly ws: Workspace, arena: Arena, batch: number) {
+    this.y = arena.f32(batch * shapeSize(plan.outShape), "dropout output");
+    this.mask = arena.f32(batch * shapeSize(plan.outShape), "dropout mask");
+  }
+  forward(_t: number, x: F32Buf, B: number, train: boolean, rng: Rng | null): F32Buf {
+    const p = (this.plan.spec as { p: number }).p;
+    this.active = train && p > 0;
+    if (!this.active) return x;
+    if (!rng) throw new Error("dropout in training needs an Rng");
+    const n = B * shapeSize(this.plan.outShape), m = this.mask.view, keep = 1 / (1 - p);
+    for (let i = 0; i < n; i++) m[i] = rng.uniform() < p ? 0 : keep;
+    this.ws.k.mul_f32(this.y.ptr, x.ptr, this.mask.ptr, n);
+    return this.y;
+  }
+  backward(_t: number, _g: number, dy: F32Buf, B: number): F32Buf {
+    if (this.active) this.ws.k.mul_f32(dy.ptr, dy.ptr, this.mask.ptr, B * shapeSize(this.plan.outShape));
+    return dy;
+  }
+}
+
+export function makeLayer(plan: LayerPlan, ws: Workspace, arena: Arena, batch: number): Layer {
+  switch (plan.spec.type) {
+    case "conv2d": return new Conv2D(plan, ws, arena, batch);
+    case "dense": return new Dense(plan, ws, arena, batch);
+    case "relu": return new ReLU(plan, ws, arena, batch);
+    case "maxpool2d": return new MaxPool2D(plan, ws, arena, batch);
+    case "flatten": return new Flatten(plan);
+    case "dropout": return new Dropout(plan, ws, arena, batch);
+  }
+}

@@ -1,0 +1,89 @@
+// Centralized training: one model, all the data. The `cdl train` job and the `centralized`
+// baseline of consensus runs. Evaluation time is excluded from the reported throughput.
+import type { Dataset } from "./data/dataset.ts";
+import { Net, type InitScheme, type SgdOptions } from "./nn/net.ts";
+import { planModel, type LayerSpec, type PresetName } from "./nn/spec.ts";
+import { Rng } from "./rng.ts";
+import { loadEngine, type Flavor } from "./wasm/loader.ts";
+
+export interface TrainConfig {
+  /** A preset name or a layer list. */
+  model: PresetName | LayerSpec[];
+  /** Passes over the training set. */
+  epochs: number;
+  /** Minibatch size. */
+  batch: number;
+  /** SGD settings (PyTorch semantics). */
+  sgd: SgdOptions;
+  /** Seed of every random choice (init, shuffling, dropout). */
+  seed: number;
+  /** Kernel implementation: SIMD build, scalar build or TS reference. */
+  flavor: Flavor;
+  init: InitScheme;
+  /** Use only the first N training samples (undefined = all). */
+  trainLimit?: number;
+  /** Evaluate on the first N test samples at the end (undefined = the full test set). */
+  testLimit?: number;
+  /** Seeded random-crop + flip augmentation (meant for CIFAR-10). */
+  augment: boolean;
+}
+
+export interface TrainProgress { epoch: number; epochs: number; step: number; stepsPerEpoch: number; samples: number; loss: number; samplesPerSecond: number }
+
+export interface TrainResult {
+  testAccuracy: number;
+  testLoss: number;
+  trainLoss: number;
+  /** Training samples per second, forward + backward + update, evaluation excluded. */
+  samplesPerSecond: number;
+  trainSeconds: number;
+  /** Mean training loss of each epoch's minibatches. */
+  epochLosses: number[];
+  losses: number[];
+  numParams: number;
+  samples: number;
+}
+
+/** Engine memory for one net plus `paramSets` parameter sets, with headroom, in MB. */
+export function memoryMBFor(bytes: number): number {
+  return Math.ceil(bytes / 2 ** 20 + 8);
+}
+
+export async function trainCentralized(ds: Dataset, cfg: TrainConfig, onProgress?: (p: TrainProgress) => void): Promise<TrainResult> {
+  const plan = planModel(cfg.model, ds.shape, ds.classes);
+  const engine = await loadEngine({ flavor: cfg.flavor, memoryMB: memoryMBFor(Net.bytesNeeded(plan, cfg.batch) + Net.paramSetBytes(plan)) });
+  const net = new Net(engine, plan, cfg.batch);
+  const params = net.newParams();
+  const rng = new Rng(cfg.seed);
+  net.init(params.theta, rng.fork(1), cfg.init);
+  const shuffle = rng.fork(2), dropout = rng.fork(3), aug = rng.fork(4);
+  const n = Math.min(cfg.trainLimit ?? ds.train.count, ds.train.count);
+  const stepsPerEpoch = Math.ceil(n / cfg.batch);
+  const losses: number[] = [], epochLosses: number[] = [];
+  let trainMs = 0, samples = 0;
+  for (let epoch = 0; epoch < cfg.epochs; epoch++) {
+    const order = shuffle.permutation(ds.train.count).subarray(0, n);
+    let epochLoss = 0;
+    for (let step = 0; step < stepsPerEpoch; step++) {
+      const t0 = performance.now();
+      const from = step * cfg.batch, B = Math.min(cfg.batch, n - from);
+      net.loadBatch(ds, ds.train, order, from, B, cfg.augment ? { augment: { rng: aug } } : undefined);
+      const loss = net.trainStep(params, B, cfg.sgd, dropout);
+      trainMs += performance.now() - t0;
+      if (!Number.isFinite(loss)) {
+        throw new Error(`training diverged at epoch ${epoch + 1} step ${step + 1} (loss ${loss}): lower --lr (now ${cfg.sgd.lr})`);
+      }
+      samples += B;
+      losses.push(loss);
+      epochLoss += loss;
+      onProgress?.({ epoch: epoch + 1, epochs: cfg.epochs, step: step + 1, stepsPerEpoch, samples, loss, samplesPerSecond: samples / (trainMs / 1000) });
+    }
+    epochLosses.push(epochLoss / stepsPerEpoch);
+  }
+  const test = net.evaluate(params.theta, ds, ds.test, { limit: cfg.testLimit });
+  return {
+    testAccuracy: test.accuracy, testLoss: test.loss, trainLoss: epochLosses[epochLosses.length - 1] ?? NaN,
+    samplesPerSecond: samples / (trainMs / 1000), trainSeconds: trainMs / 1000,
+    epochLosses, losses, numParams: plan.numParams, samples,
+  };
+}
