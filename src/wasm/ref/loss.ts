@@ -9,6 +9,7 @@ export function lossRef({ f32, i32 }: Mem): LossKernels {
   return {
     softmax_xent_f32(dlogitsPtr, logitsPtr, labelsPtr, B, C, scale) {
       const x = logitsPtr >> 2, labels = labelsPtr >> 2, d = dlogitsPtr >> 2;
+      scale = Math.fround(scale); // f32 in the ABI
       let total = 0;
       for (let b = 0; b < B; b++) {
         const row = x + b * C, label = i32[labels + b];

@@ -8,6 +8,7 @@ export function optimRef({ f32 }: Mem): OptimKernels {
   return {
     sgd_momentum_f32(wPtr, gPtr, vPtr, n, lr, momentum, weightDecay) {
       const w = wPtr >> 2, g = gPtr >> 2, v = vPtr >> 2;
+      lr = Math.fround(lr); momentum = Math.fround(momentum); weightDecay = Math.fround(weightDecay); // f32 in the ABI
       for (let i = 0; i < n; i++) {
         const grad = f32[g + i] + weightDecay * f32[w + i];
         f32[v + i] = momentum * f32[v + i] + grad;
