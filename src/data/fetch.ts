@@ -179,7 +179,8 @@ async function download(url: string, part: string, file: string, opts: FetchOpti
     if (total !== null && received !== total) throw new Error("connection closed early");
   } catch (e) {
     const of = total === null ? "an unknown number of" : String(total);
-    throw new DatasetError(`download of ${file} interrupted after ${received} of ${of} bytes (${describe(e)}); nothing was written; run the command again`);
+    const why = opts.signal?.aborted ? "cancelled" : describe(e);
+    throw new DatasetError(`download of ${file} interrupted after ${received} of ${of} bytes (${why}); nothing was written; run the command again`);
   } finally {
     await fh.close();
   }
