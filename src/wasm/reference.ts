@@ -5,6 +5,7 @@ import { memViews } from "./ref/mem.ts";
 import { activationRef } from "./ref/activation.ts";
 import { biasRef } from "./ref/bias.ts";
 import { convRef } from "./ref/conv.ts";
+import { gemmRef } from "./ref/gemm.ts";
 import { lossRef } from "./ref/loss.ts";
 import { optimRef } from "./ref/optim.ts";
 import { poolRef } from "./ref/pool.ts";
@@ -12,5 +13,5 @@ import { vectorRef } from "./ref/vector.ts";
 
 export function referenceKernels(memory: WebAssembly.Memory): Kernels {
   const m = memViews(memory);
-  return { ...convRef(m), ...biasRef(m), ...activationRef(m), ...poolRef(m), ...lossRef(m), ...optimRef(m), ...vectorRef(m) } as Kernels;
+  return { ...gemmRef(m), ...convRef(m), ...biasRef(m), ...activationRef(m), ...poolRef(m), ...lossRef(m), ...optimRef(m), ...vectorRef(m) } as Kernels;
 }
