@@ -13,6 +13,8 @@
 // times extended lazily and kept, so the state at time t is the same whatever was queried
 // before; per-message draws come from one stream per directed link, and step-time jitter from
 // one stream per node, so traffic on one link never perturbs another. All processes start up at t = 0.
+// Exponential draws use portableLog rather than Math.log, so a run is bit-identical on Node,
+// Bun and Deno, not only within one runtime.
 import { ConfigError } from "../errors.ts";
 import { Rng } from "../rng.ts";
 import type { Topology } from "../consensus/topology.ts";
@@ -104,6 +106,37 @@ const newStats = (): NodeStats => ({
 // Stream kinds, so that e.g. link 3 and node 3 never share a stream.
 const LINK = 1, MESSAGE = 2, CRASH = 3, STEP = 4, STRAGGLER = 5;
 
+/**
+ * ln(x) for x > 0 from IEEE-exact operations only (+, −, ×, ÷ in a fixed order), so it gives
+ * the same bits on every engine; Math.log does not (V8 versions and JavaScriptCore differ in
+ * the last ulp), and that would make event times, hence whole runs, differ across runtimes.
+ * x = m·2^e with m in [√½, √2); ln m = 2·atanh(s), s = (m − 1)/(m + 1), |s| < 0.172. Error ≲ 2 ulp.
+ */
+export function portableLog(x: number): number {
+  if (!(x > 0) || x === Infinity) return x === 0 ? -Infinity : x === Infinity ? Infinity : NaN;
+  const view = new DataView(new ArrayBuffer(8));
+  view.setFloat64(0, x);
+  let hi = view.getUint32(0);
+  let e = (hi >>> 20) - 1023;
+  if (e === -1023) { // subnormal: scale into the normal range first
+    view.setFloat64(0, x * 18014398509481984); // 2^54
+    hi = view.getUint32(0);
+    e = (hi >>> 20) - 1023 - 54;
+  }
+  view.setUint32(0, (hi & 0x000fffff) | 0x3ff00000); // mantissa with exponent 0: m in [1, 2)
+  let m = view.getFloat64(0);
+  if (m > 1.4142135623730951) { m /= 2; e++; }
+  const s = (m - 1) / (m + 1), s2 = s * s;
+  let sum = 0;
+  for (let k = 23; k >= 3; k -= 2) sum = (sum + 1 / k) * s2;
+  return e * 0.6931471805599453 + 2 * s * (1 + sum);
+}
+
+/** Exponential draw with the given mean from one uniform of `rng` (portable, see portableLog). */
+function exponential(rng: Rng, mean: number): number {
+  return -portableLog(1 - rng.uniform()) * mean;
+}
+
 /** A 32-bit seed for the stream (kind, a) of a run seed; a well-mixed hash, independent of call order. */
 function streamSeed(seed: number, kind: number, a: number): number {
   let h = (seed >>> 0) ^ Math.imul(kind + 1, 0x9e3779b1);
@@ -126,7 +159,7 @@ export class UpDownProcess {
     const tg = this.toggles;
     let last = tg.length ? tg[tg.length - 1] : 0;
     while (last <= t) {
-      last += this.rng.exponential(tg.length % 2 === 0 ? this.meanUp : this.meanDown);
+      last += exponential(this.rng, tg.length % 2 === 0 ? this.meanUp : this.meanDown);
       tg.push(last);
     }
   }
@@ -256,7 +289,7 @@ export class Network {
     if (!rng) this.messageRngs.set(key, (rng = new Rng(streamSeed(this.seed, MESSAGE, from), to)));
     const c = this.config;
     const u = rng.uniform(), v = rng.uniform();
-    const jitter = c.jitterKind === "uniform" ? 2 * c.jitter * v : -Math.log(1 - v) * c.jitter;
+    const jitter = c.jitterKind === "uniform" ? 2 * c.jitter * v : -portableLog(1 - v) * c.jitter;
     const st = this.counters[from];
     st.sent++;
     st.bytesSent += bytes;

@@ -4,8 +4,10 @@ import { ConfigError } from "../../src/errors.ts";
 import { Rng } from "../../src/rng.ts";
 import { parseTopology } from "../../src/consensus/topology.ts";
 import { EventQueue } from "../../src/sim/events.ts";
-import { DEFAULT_NETWORK, Network, networkConfig, type NetworkConfig, type SendResult } from "../../src/sim/network.ts";
+import { DEFAULT_NETWORK, Network, networkConfig, portableLog, type NetworkConfig, type SendResult } from "../../src/sim/network.ts";
 
+/** Digest of the golden run below; the same on Node, Bun and Deno. Any change to a random stream changes it. */
+const GOLDEN = "3bbadc0f";
 const topo = parseTopology("torus", 12, new Rng(1));
 
 /** Every node sends to every neighbour at times 0, dt, 2dt, ...; returns all outcomes. */
@@ -187,6 +189,34 @@ test("the algorithm layer can drive it with the event queue (a small gossip run 
   const a = run(1);
   assert.is(run(1), a);
   assert.is.not(run(2), a);
+});
+
+test("golden: a seeded run's outcome digest is bit-identical on every runtime", () => {
+  const t = parseTopology("erdos-renyi:0.3", 20, new Rng(1));
+  const net = new Network(t, { drop: 0.1, linkMtbf: 3, linkMttr: 1, jitter: 0.02, crashRate: 0.01, stepJitter: 0.1, stragglers: 0.2 }, 5);
+  let h = 0;
+  const bits = new Float64Array(1), words = new Uint32Array(bits.buffer);
+  const mix = (x: number) => { bits[0] = x; h = Math.imul(h ^ words[0], 16777619) ^ words[1]; };
+  for (let r = 0; r < 2000; r++) {
+    for (const [a, b] of t.edges) { const o = net.send(a, b, 4096, r * 0.1); mix(o.delivered ? o.arrival : -1); }
+    for (let i = 0; i < t.n; i++) if (net.isUp(i, r * 0.1)) mix(net.stepTime(i, 0.05, r * 0.1));
+  }
+  assert.is(t.edges.length, 64);
+  assert.is((h >>> 0).toString(16), GOLDEN);
+});
+
+test("portableLog matches Math.log to a few ulp, including extremes", () => {
+  const rng = new Rng(14);
+  for (let k = 0; k < 20000; k++) {
+    const x = k < 10000 ? rng.uniform() || 1e-300 : Math.pow(2, 60 * rng.normal()) * (1 + rng.uniform());
+    const want = Math.log(x), got = portableLog(x);
+    assert.ok(Math.abs(got - want) <= 4 * Number.EPSILON * Math.max(1, Math.abs(want)), `${x}: ${got} vs ${want}`);
+  }
+  assert.is(portableLog(1), 0);
+  assert.ok(Math.abs(portableLog(5e-324) - Math.log(5e-324)) < 1e-12);
+  assert.ok(Math.abs(portableLog(Number.MAX_VALUE) - Math.log(Number.MAX_VALUE)) < 1e-12);
+  assert.is(portableLog(0), -Infinity);
+  assert.ok(Number.isNaN(portableLog(-1)));
 });
 
 test("bad config values: one-line ConfigErrors naming the flag and the range", () => {
