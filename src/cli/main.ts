@@ -5,9 +5,11 @@ import { DatasetError } from "../data/registry.ts";
 import { ModelError } from "../nn/spec.ts";
 import { UsageError } from "./args.ts";
 import { dataCommand } from "./data.ts";
+import { runCommand } from "./run.ts";
 import { trainCommand } from "./train.ts";
 
 const COMMANDS: Record<string, { run: (argv: string[]) => Promise<number>; help: string }> = {
+  run: { run: (a) => runCommand(a), help: "a consensus run over a simulated unreliable network, or a baseline" },
   train: { run: trainCommand, help: "centralized training of one model" },
   data: { run: dataCommand, help: "list and fetch datasets" },
 };

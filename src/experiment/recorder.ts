@@ -1,0 +1,93 @@
+// Metrics of a run: evaluation points over virtual time, written as metrics.jsonl lines. Every
+// value is a function of (config, seed) only (no wall-clock time), so the file is
+// byte-identical across runs with the same config and seed.
+import type { World } from "./world.ts";
+import { consensusDistances } from "./world.ts";
+
+export interface NodeRecord {
+  type: "node";
+  t: number;
+  node: number;
+  steps: number;
+  epoch: number;
+  testAccuracy: number;
+  testLoss: number;
+  /** Mean training loss of the node's minibatches since the previous evaluation point (null if none). */
+  trainLoss: number | null;
+  consensusDistance: number;
+  sent: number;
+  delivered: number;
+  dropped: number;
+  bytesSent: number;
+  received: number;
+  stale: number;
+  rejected: number;
+}
+
+export interface EvalRecord {
+  type: "eval";
+  t: number;
+  meanAccuracy: number;
+  minAccuracy: number;
+  maxAccuracy: number;
+  meanLoss: number;
+  meanDistance: number;
+  maxDistance: number;
+  /** Accuracy of the mean model θ̄ (what perfect agreement would give). */
+  meanModelAccuracy: number;
+  sent: number;
+  delivered: number;
+  dropped: number;
+}
+
+export class Recorder {
+  readonly lines: string[] = [];
+  readonly evals: EvalRecord[] = [];
+  readonly nodeSeries: NodeRecord[][];
+  evalMs = 0;
+
+  constructor(private readonly w: World) {
+    this.nodeSeries = w.nodes.map(() => []);
+  }
+
+  /** Evaluates every node on the fixed test subset at virtual time t and records the point. */
+  point(t: number): EvalRecord {
+    const t0 = performance.now();
+    const w = this.w, { net, ds } = w;
+    const dist = consensusDistances(w);
+    const recs: NodeRecord[] = w.nodes.map((s, i) => {
+      const ev = net.evaluate(s.params.theta, ds, ds.test, { indices: w.evalIndices });
+      const st = w.network.stats(i);
+      const r: NodeRecord = {
+        type: "node", t, node: i, steps: s.steps, epoch: (s.steps * w.cfg.batch) / s.shard.length,
+        testAccuracy: ev.accuracy, testLoss: ev.loss, trainLoss: s.lossCount ? s.lossSum / s.lossCount : null,
+        consensusDistance: dist[i], sent: st.sent, delivered: st.delivered,
+        dropped: st.dropped.drop + st.dropped["link-down"] + st.dropped.crashed, bytesSent: st.bytesSent,
+        received: st.received, stale: s.stale, rejected: s.rejected,
+      };
+      s.lossSum = 0;
+      s.lossCount = 0;
+      return r;
+    });
+    const meanModel = net.evaluate(w.mean, ds, ds.test, { indices: w.evalIndices });
+    const acc = recs.map((r) => r.testAccuracy);
+    const tot = w.network.totals();
+    const e: EvalRecord = {
+      type: "eval", t,
+      meanAccuracy: avg(acc), minAccuracy: Math.min(...acc), maxAccuracy: Math.max(...acc),
+      meanLoss: avg(recs.map((r) => r.testLoss)), meanDistance: avg(dist), maxDistance: Math.max(...dist),
+      meanModelAccuracy: meanModel.accuracy,
+      sent: tot.sent, delivered: tot.delivered, dropped: tot.dropped.drop + tot.dropped["link-down"] + tot.dropped.crashed,
+    };
+    for (const r of recs) {
+      this.lines.push(JSON.stringify(r));
+      this.nodeSeries[r.node].push(r);
+    }
+    this.lines.push(JSON.stringify(e));
+    this.evals.push(e);
+    this.evalMs += performance.now() - t0;
+    return e;
+  }
+}
+
+export const avg = (a: readonly number[]) => (a.length ? a.reduce((x, y) => x + y, 0) / a.length : NaN);

@@ -1,0 +1,203 @@
+// Everything a consensus run is made of, built once from a RunConfig: the dataset and its
+// partition, the topology, the network model, one engine + net shared by all nodes, and each
+// node's own state (θ, momentum, shard, Rng streams, inbox). Memory is sized here, up front.
+//
+// A node's step is a pure function of its own NodeState and its inbox (plus the shared,
+// stateless net as a calculator), so steps could run on worker threads with identical results.
+import type { Dataset } from "../data/dataset.ts";
+import { classHistogram, partition } from "../data/partition.ts";
+import { loadDataset } from "../data/registry.ts";
+import { laplacianExtremes } from "../consensus/spectral.ts";
+import { fromEdges, parseTopology, type Topology } from "../consensus/topology.ts";
+import { resolveEpsilon } from "../consensus/weights.ts";
+import { ConfigError } from "../errors.ts";
+import { Net, type ParamSet } from "../nn/net.ts";
+import { planModel, type ModelPlan } from "../nn/spec.ts";
+import { Rng } from "../rng.ts";
+import { Network } from "../sim/network.ts";
+import { memoryMBFor } from "../train.ts";
+import type { F32Buf } from "../wasm/arena.ts";
+import { loadEngine } from "../wasm/loader.ts";
+import type { RunConfig } from "./config.ts";
+
+/** A parameter snapshot in flight or in an inbox: immutable, shared by all its recipients. */
+export interface Snapshot {
+  readonly from: number;
+  /** The sender's local step count when it was taken. */
+  readonly step: number;
+  readonly sentAt: number;
+  readonly theta: Float32Array;
+}
+
+export interface NodeState {
+  readonly id: number;
+  readonly params: ParamSet;
+  /** Indices of this node's training samples. */
+  readonly shard: Int32Array;
+  /** The current local epoch's order over the shard, and the position in it. */
+  order: Int32Array;
+  cursor: number;
+  readonly shuffleRng: Rng;
+  readonly dropoutRng: Rng;
+  readonly augRng: Rng;
+  steps: number;
+  readonly budgetSteps: number;
+  done: boolean;
+  /** Latest snapshot from each neighbour, newest by sender step. */
+  readonly inbox: Map<number, Snapshot>;
+  /** Training loss accumulated since the last evaluation point. */
+  lossSum: number;
+  lossCount: number;
+  /** Snapshots ignored: out of order or too old (stale), or carrying NaN/Inf (rejected). */
+  stale: number;
+  rejected: number;
+  consensusSteps: number;
+}
+
+export interface World {
+  readonly cfg: RunConfig;
+  readonly ds: Dataset;
+  readonly plan: ModelPlan;
+  readonly net: Net;
+  readonly topology: Topology;
+  readonly lambda2: number;
+  readonly epsilon: number;
+  readonly network: Network;
+  readonly nodes: NodeState[];
+  readonly histogram: number[][];
+  /** Virtual seconds of one minibatch step on a normal node. */
+  readonly stepCost: number;
+  /** Bytes of one parameter snapshot on the wire. */
+  readonly messageBytes: number;
+  /** The fixed test subset of evaluation points. */
+  readonly evalIndices: Int32Array;
+  /** Engine scratch for a received snapshot, and for the mean model. */
+  readonly scratch: F32Buf;
+  readonly mean: F32Buf;
+  readonly trainCount: number;
+}
+
+/** Forward multiply-accumulates of one sample, from the plan (conv and dense layers). */
+export function macsPerSample(plan: ModelPlan): number {
+  let macs = 0;
+  for (const l of plan.layers) {
+    if (l.spec.type === "conv2d") macs += l.weightCount * l.outShape[1] * l.outShape[2];
+    else if (l.spec.type === "dense") macs += l.weightCount;
+  }
+  return macs;
+}
+
+export async function buildWorld(cfg: RunConfig): Promise<World> {
+  const ds = await loadDataset(cfg.dataset, { dataDir: cfg.dataDir });
+  const plan = planModel(cfg.model, ds.shape, ds.classes);
+  const root = new Rng(cfg.seed);
+  const central = cfg.algorithm === "centralized";
+  const n = central ? 1 : cfg.nodes;
+  const trainCount = Math.min(cfg.trainLimit ?? ds.train.count, ds.train.count);
+  if (n > trainCount) throw new ConfigError(`--nodes ${n} exceeds the ${trainCount} training samples of ${ds.name}: every node needs data`);
+
+  const topology = central ? fromEdges(1, [], "single") : parseTopology(cfg.topology, n, root.fork(1));
+  const { lambda2 } = n > 1 ? laplacianExtremes(topology) : { lambda2: 0 };
+  const epsilon = resolveEpsilon(topology, cfg.epsilon);
+
+  const labels = ds.train.labels.subarray(0, trainCount);
+  const parts = central ? [Int32Array.from({ length: trainCount }, (_, i) => i)] : partition(labels, ds.classes, n, cfg.split, root.fork(2));
+  const histogram = classHistogram(labels, parts, ds.classes);
+  parts.forEach((p, i) => {
+    if (p.length === 0) throw new ConfigError(`--split ${cfg.split} leaves node ${i} without data (${n} nodes, ${trainCount} samples); use fewer nodes or another split`);
+  });
+
+  const serverSets = cfg.algorithm === "fedavg" ? 1 : 0;
+  const bytes = Net.bytesNeeded(plan, cfg.batch) + (n + serverSets) * Net.paramSetBytes(plan) + 2 * (plan.numParams * 4 + 16);
+  const mb = memoryMBFor(bytes);
+  if (mb > 4095) {
+    throw new ConfigError(`${n} nodes of ${cfg.model} need ${mb} MB of engine memory, above WebAssembly's 4 GB: use fewer --nodes or a smaller --model`);
+  }
+  const engine = await loadEngine({ flavor: cfg.engine, memoryMB: mb });
+  const net = new Net(engine, plan, cfg.batch);
+  const scratch = engine.arena.f32(plan.numParams, "snapshot scratch");
+  const mean = engine.arena.f32(plan.numParams, "mean model");
+
+  // Every node starts from the same initial model (a common seed), as in the consensus literature.
+  const init = root.fork(3);
+  const samplesPerNode = Math.round((cfg.epochs * trainCount) / n);
+  const budgetSteps = Math.max(1, Math.ceil(samplesPerNode / cfg.batch));
+  const nodes: NodeState[] = [];
+  for (let i = 0; i < n; i++) {
+    const params = net.newParams();
+    if (i === 0) net.init(params.theta, init);
+    else params.theta.view.set(nodes[0].params.theta.view);
+    const streams = root.fork(100 + i);
+    const shuffleRng = streams.fork(1);
+    nodes.push({
+      id: i, params, shard: parts[i], order: shuffleRng.shuffle(parts[i].slice()), cursor: 0,
+      shuffleRng, dropoutRng: streams.fork(2), augRng: streams.fork(3),
+      steps: 0, budgetSteps, done: false, inbox: new Map(), lossSum: 0, lossCount: 0, stale: 0, rejected: 0, consensusSteps: 0,
+    });
+  }
+
+  const network = new Network(topology, {
+    drop: cfg.drop, linkMtbf: cfg.linkMtbf, linkMttr: cfg.linkMttr, latency: cfg.latency, bandwidth: cfg.bandwidth,
+    jitter: cfg.jitter, stragglers: cfg.stragglers, stragglerFactor: cfg.stragglerFactor, stepJitter: cfg.stepJitter,
+    crashRate: cfg.crashRate, crashDowntime: cfg.crashDowntime,
+  }, cfg.seed);
+
+  const stepCost = cfg.stepCost ?? (6 * macsPerSample(plan) * cfg.batch) / (cfg.nodeGflops * 1e9);
+  const testCount = Math.min(cfg.testLimit ?? ds.test.count, ds.test.count);
+  const evalIndices = root.fork(4).permutation(testCount).subarray(0, Math.min(cfg.evalSamples, testCount));
+  evalIndices.sort();
+  return {
+    cfg, ds, plan, net, topology, lambda2, epsilon, network, nodes, histogram, stepCost,
+    messageBytes: plan.numParams * 4, evalIndices, scratch, mean, trainCount,
+  };
+}
+
+/** One local SGD step of node s on its next minibatch; returns the batch loss. */
+export function localStep(w: World, s: NodeState): number {
+  const { net, ds, cfg } = w;
+  if (s.cursor >= s.order.length) {
+    s.order = s.shuffleRng.shuffle(s.order);
+    s.cursor = 0;
+  }
+  const B = Math.min(cfg.batch, s.order.length - s.cursor);
+  net.loadBatch(ds, ds.train, s.order, s.cursor, B, cfg.augment ? { augment: { rng: s.augRng } } : undefined);
+  s.cursor += B;
+  const loss = net.trainStep(s.params, B, { lr: cfg.lr, momentum: cfg.momentum, weightDecay: cfg.weightDecay }, s.dropoutRng);
+  if (!Number.isFinite(loss)) {
+    throw new ConfigError(`node ${s.id} diverged at local step ${s.steps + 1} (loss ${loss}): lower --lr (now ${cfg.lr})`);
+  }
+  s.steps++;
+  s.lossSum += loss;
+  s.lossCount++;
+  return loss;
+}
+
+/** θ_i ← w_self·θ_i + Σ w_k·θ_k: one scale and one axpy per snapshot, whole-vector kernel calls. */
+export function mix(w: World, s: NodeState, self: number, peers: readonly { theta: Float32Array; weight: number }[]): void {
+  const k = w.net.engine.kernels, theta = s.params.theta, n = w.plan.numParams;
+  if (self !== 1) k.scale_f32(theta.ptr, n, self);
+  for (const p of peers) {
+    w.scratch.view.set(p.theta);
+    k.axpy_f32(theta.ptr, w.scratch.ptr, n, p.weight);
+  }
+}
+
+/** A snapshot of node s's θ now. */
+export function snapshot(s: NodeState, now: number): Snapshot {
+  return { from: s.id, step: s.steps, sentAt: now, theta: s.params.theta.view.slice() };
+}
+
+/** Whether a received snapshot is usable: every value finite (a NaN from a peer must not spread). */
+export function finite(theta: Float32Array): boolean {
+  for (let i = 0; i < theta.length; i++) if (!Number.isFinite(theta[i])) return false;
+  return true;
+}
+
+/** Mean model θ̄ into w.mean and each node's distance ‖θ_i − θ̄‖. */
+export function consensusDistances(w: World): number[] {
+  const k = w.net.engine.kernels, n = w.plan.numParams, m = w.nodes.length;
+  w.mean.view.fill(0);
+  for (const s of w.nodes) k.axpy_f32(w.mean.ptr, s.params.theta.ptr, n, 1 / m);
+  return w.nodes.map((s) => Math.sqrt(k.sqdist_f32(s.params.theta.ptr, w.mean.ptr, n)));
+}
+
