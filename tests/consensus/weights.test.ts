@@ -116,6 +116,37 @@ test("synchronous doubly-stochastic mixing preserves the mean and never grows di
   }
 });
 
+test("asynchronous mixing with random fresh sets stays in the convex hull and finite (drops never make NaN)", () => {
+  const rng = new Rng(12);
+  for (const t of graphs(150, 4)) {
+    for (const rule of WEIGHT_RULES) {
+      const eps = resolveEpsilon(t);
+      const x = new Float64Array(t.n).map(() => rng.normal());
+      const lo = Math.min(...x), hi = Math.max(...x);
+      for (let step = 0; step < 200; step++) {
+        const i = rng.int(t.n);
+        const S = randomFresh(t, i, rng); // the rest were dropped, stale or never sent
+        const w = mixingWeights(rule, { epsilon: eps }, t.degree(i), S);
+        x[i] = w.self * x[i] + S.reduce((a, r, k) => a + w.peers[k] * x[r.peer], 0);
+      }
+      assert.ok(x.every((v) => Number.isFinite(v) && v >= lo - 1e-12 && v <= hi + 1e-12), `${rule} ${t.name}`);
+    }
+  }
+});
+
+test("negative control: the row-stochastic-only uniform rule does not preserve the mean on an irregular graph", () => {
+  const t = parseTopology("star", 6, new Rng(1));
+  const W = weightMatrix(t, "uniform");
+  const x = new Float64Array([6, 0, 0, 0, 0, 0]);
+  assert.ok(Math.abs(mean(mul(W, x)) - mean(x)) > 0.1, "the mean-preservation check can fail");
+  // and an ε above 1/Δ would grow disagreement, which is why it is refused.
+  const r = parseTopology("ring", 6, new Rng(1));
+  const n = 6, bad = new Float64Array(n * n);
+  for (let i = 0; i < n; i++) { bad[i * n + i] = 1 - 2 * 0.8; for (const j of r.adj[i]) bad[i * n + j] = 0.8; }
+  const alt = new Float64Array([1, -1, 1, -1, 1, -1]);
+  assert.ok(disagreement(mul(bad, alt)) > disagreement(alt), "the non-growth check can fail");
+});
+
 test("default ε converges to the average on a connected graph", () => {
   const t = parseTopology("ring", 12, new Rng(1));
   const W = weightMatrix(t, "laplacian");

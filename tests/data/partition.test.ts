@@ -2,7 +2,10 @@ import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { ConfigError } from "../../src/errors.ts";
 import { Rng } from "../../src/rng.ts";
-import { classHistogram, formatHistogram, parseSplit, partition } from "../../src/data/partition.ts";
+import { classHistogram, formatHistogram, formatSplit, parseSplit, partition } from "../../src/data/partition.ts";
+
+/** Digest of the golden splits below; the same on Node, Bun and Deno. */
+const GOLDEN = "1a3aa5f8";
 
 /** N labels over C classes, unbalanced on purpose (class c has weight c + 1). */
 function makeLabels(N: number, C: number, rng: Rng): Uint8Array {
@@ -137,6 +140,18 @@ test("bad specs and sizes: one-line ConfigErrors listing the allowed forms", () 
   throwsConfig(() => partition(labels, 10, 0, "iid", new Rng(1)), /--nodes 0 is not a positive integer/);
   assert.equal(parseSplit("dirichlet:0.5,20"), { kind: "dirichlet", alpha: 0.5, minSize: 20 });
   assert.equal(parseSplit(" classes:2"), { kind: "classes", k: 2 });
+  for (const spec of ["iid", "classes:3", "dirichlet:0.5", "dirichlet:0.1,5", "shards:2"]) assert.is(formatSplit(parseSplit(spec)), spec);
+});
+
+test("golden: splits are identical on every runtime (digest over seeds and partitioners)", () => {
+  const labels = new Uint8Array(3000).map((_, i) => (i * 7919 + (i >> 3)) % 10);
+  let h = 0;
+  for (let seed = 0; seed < 40; seed++) {
+    for (const spec of ["iid", "classes:2", "dirichlet:0.3,5", "shards:2"]) {
+      for (const p of partition(labels, 10, 20, spec, new Rng(seed))) for (const i of p) h = Math.imul(h ^ i, 16777619);
+    }
+  }
+  assert.is((h >>> 0).toString(16), GOLDEN);
 });
 
 test("formatHistogram: a readable table with totals", () => {
