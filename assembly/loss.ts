@@ -2,20 +2,19 @@
 // Glossary: B rows (samples), C classes.
 // Layout: logits/dlogits [B,C] f32, labels [B] i32 in [0, C); byte offsets, 16-byte aligned.
 // dlogits may equal logits (each row is read before it is overwritten); dlogitsPtr = 0 means
-// "loss only". Stability: every row subtracts its max before exp, so exp never overflows and
-// the loss log Σexp(x − max) + max − x[label] stays finite for any finite logits.
+// "loss only". Stability: every row subtracts its max before exp, so exp never overflows, and
+// the loss log Σexp(x − max) + max − x[label] is finite whenever its value fits in f32.
 // Row max and the final rescale are 4-lane SIMD; exp is scalar (wasm has no vector exp).
 // exp and log are written here rather than taken from Math/Mathf: at optimize level 3 the
 // standard library uses lookup tables, i.e. a data segment, and a data segment would be
 // copied into the imported memory at instantiation, on top of the arena's buffers.
 
-const LN2_HI: f64 = 6.93147180369123816490e-01; // ln 2 split so that k·LN2_HI is exact
-const LN2_LO: f64 = 1.90821492927058770002e-10;
-
 /** e^x for x ≤ 0 (the only arguments here: logits minus the row max), table-free, ~1e-15
  * relative. Below −104 it returns 0, which e^x is anyway once rounded to f32. NaN stays NaN. */
 @inline function expNonPos(x: f64): f64 {
   if (x < -104) return 0;
+  const LN2_HI: f64 = 6.93147180369123816490e-01; // ln 2 split so that k·LN2_HI is exact
+  const LN2_LO: f64 = 1.90821492927058770002e-10;
   const k = Math.round(x * Math.LOG2E);
   const r = (x - k * LN2_HI) - k * LN2_LO; // |r| ≤ ln2 / 2
   // Taylor to r^11 (Horner): the next term is below 3e-15 for |r| ≤ 0.35.
@@ -48,7 +47,7 @@ const LN2_LO: f64 = 1.90821492927058770002e-10;
   const t2 = t * t;
   let q = 1.0 / 21;
   for (let j = 19; j >= 1; j -= 2) q = q * t2 + 1.0 / j;
-  return 2 * t * q + <f64>e * (LN2_HI + LN2_LO);
+  return 2 * t * q + <f64>e * Math.LN2;
 }
 
 /** Σ_b of −log softmax(logits[b])[labels[b]], over logits[B,C], labels[B] (i32). If dlogitsPtr != 0,
