@@ -16,7 +16,7 @@
 // Exponential draws use portableLog rather than Math.log, so a run is bit-identical on Node,
 // Bun and Deno, not only within one runtime.
 import { ConfigError } from "../errors.ts";
-import { Rng } from "../rng.ts";
+import { portableLog, Rng } from "../rng.ts";
 import type { Topology } from "../consensus/topology.ts";
 
 export interface NetworkConfig {
@@ -106,31 +106,6 @@ const newStats = (): NodeStats => ({
 // Stream kinds, so that e.g. link 3 and node 3 never share a stream.
 const LINK = 1, MESSAGE = 2, CRASH = 3, STEP = 4, STRAGGLER = 5;
 
-/**
- * ln(x) for x > 0 from IEEE-exact operations only (+, −, ×, ÷ in a fixed order), so it gives
- * the same bits on every engine; Math.log does not (V8 versions and JavaScriptCore differ in
- * the last ulp), and that would make event times, hence whole runs, differ across runtimes.
- * x = m·2^e with m in [√½, √2); ln m = 2·atanh(s), s = (m − 1)/(m + 1), |s| < 0.172. Error ≲ 2 ulp.
- */
-export function portableLog(x: number): number {
-  if (!(x > 0) || x === Infinity) return x === 0 ? -Infinity : x === Infinity ? Infinity : NaN;
-  const view = new DataView(new ArrayBuffer(8));
-  view.setFloat64(0, x);
-  let hi = view.getUint32(0);
-  let e = (hi >>> 20) - 1023;
-  if (e === -1023) { // subnormal: scale into the normal range first
-    view.setFloat64(0, x * 18014398509481984); // 2^54
-    hi = view.getUint32(0);
-    e = (hi >>> 20) - 1023 - 54;
-  }
-  view.setUint32(0, (hi & 0x000fffff) | 0x3ff00000); // mantissa with exponent 0: m in [1, 2)
-  let m = view.getFloat64(0);
-  if (m > 1.4142135623730951) { m /= 2; e++; }
-  const s = (m - 1) / (m + 1), s2 = s * s;
-  let sum = 0;
-  for (let k = 23; k >= 3; k -= 2) sum = (sum + 1 / k) * s2;
-  return e * 0.6931471805599453 + 2 * s * (1 + sum);
-}
 
 /** Exponential draw with the given mean from one uniform of `rng` (portable, see portableLog). */
 function exponential(rng: Rng, mean: number): number {

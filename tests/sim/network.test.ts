@@ -1,10 +1,10 @@
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { ConfigError } from "../../src/errors.ts";
-import { Rng } from "../../src/rng.ts";
+import { portableLog, Rng } from "../../src/rng.ts";
 import { parseTopology } from "../../src/consensus/topology.ts";
 import { EventQueue } from "../../src/sim/events.ts";
-import { DEFAULT_NETWORK, Network, networkConfig, portableLog, type NetworkConfig, type SendResult } from "../../src/sim/network.ts";
+import { DEFAULT_NETWORK, Network, networkConfig, type NetworkConfig, type SendResult } from "../../src/sim/network.ts";
 
 /** Digest of the golden run below; the same on Node, Bun and Deno. Any change to a random stream changes it. */
 const GOLDEN = "3bbadc0f";
