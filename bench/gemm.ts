@@ -1,0 +1,132 @@
+// GEMM throughput: gemm_nn/nt/tn_f32 of the SIMD and scalar builds on 1024³ and on the shapes the
+// dense and conv layers use, next to TensorFlow.js's wasm backend (XNNPACK), one thread each, in
+// the same process. The yardstick ("× tfjs") is tfjs matMul(a[M,K], b[K,N]) of the same size: its
+// fastest path (it packs b once and caches the packing across calls). tfjs's own transposeA /
+// transposeB matMul is also listed ("tfjs-T") for the layer shapes; on 1024³ it takes seconds per
+// call, so it is left out there. Not a test: nothing here gates on absolute time.
+// Usage: npm run build && node dist/bench/gemm.js
+import os from "node:os";
+import { pathToFileURL } from "node:url";
+// @ts-ignore: the benchmark package ships no type declarations; the part used is typed below.
+import BenchmarkJs from "benchmark";
+import { Rng } from "../src/rng.ts";
+import type { Kernels } from "../src/wasm/kernels.ts";
+import { loadEngine, type Engine } from "../src/wasm/loader.ts";
+import { loadTfjsWasm, type Tf } from "./tfjs.ts";
+
+interface BenchmarkRun { stats: { mean: number }; error?: unknown; run(): void }
+type BenchmarkCtor = new (name: string, fn: () => void, opts: Record<string, unknown>) => BenchmarkRun;
+const Benchmark = BenchmarkJs as BenchmarkCtor;
+
+export type Variant = "nn" | "nt" | "tn";
+export interface Row {
+  /** What the shape is, e.g. "square" or "conv1 fwd". */
+  case: string;
+  variant: Variant;
+  /** "simd", "scalar", "tfjs" (untransposed matMul of the same size) or "tfjs-T" (same transposition). */
+  impl: string;
+  M: number; N: number; K: number;
+  gflops: number;
+  /** gflops / tfjs gflops on the same shape and variant; null for tfjs itself or when it was not run. */
+  vsTfjs: number | null;
+}
+
+interface Shape { case: string; variant: Variant; M: number; N: number; K: number; scalar: boolean }
+
+// B = 32 MNIST images; conv1 5×5 1→32 channels on 28×28 (24×24 outputs), conv2 5×5 32→64 on
+// 12×12 (8×8 outputs). im2col GEMMs: forward nn W[OC,CKK]·col[CKK,P], dW nt dy[OC,P]·col[CKK,P]ᵀ,
+// dcol tn W[OC,CKK]ᵀ·dy[OC,P], with P = B·OH·OW.
+const SHAPES: Shape[] = [
+  { case: "square", variant: "nn", M: 1024, N: 1024, K: 1024, scalar: true },
+  { case: "square", variant: "nt", M: 1024, N: 1024, K: 1024, scalar: true },
+  { case: "square", variant: "tn", M: 1024, N: 1024, K: 1024, scalar: true },
+  { case: "dense fwd", variant: "nt", M: 32, N: 128, K: 784, scalar: false },
+  { case: "dense dx", variant: "nn", M: 32, N: 784, K: 128, scalar: false },
+  { case: "dense dW", variant: "tn", M: 128, N: 784, K: 32, scalar: false },
+  { case: "conv1 fwd", variant: "nn", M: 32, N: 18432, K: 25, scalar: false },
+  { case: "conv1 dW", variant: "nt", M: 32, N: 25, K: 18432, scalar: false },
+  { case: "conv1 dcol", variant: "tn", M: 25, N: 18432, K: 32, scalar: false },
+  { case: "conv2 fwd", variant: "nn", M: 64, N: 2048, K: 800, scalar: false },
+  { case: "conv2 dW", variant: "nt", M: 64, N: 800, K: 2048, scalar: false },
+  { case: "conv2 dcol", variant: "tn", M: 800, N: 2048, K: 64, scalar: false },
+];
+
+/** Mean seconds per call of fn, by benchmark.js; short runs so the whole table takes about a minute. */
+function secondsPerCall(name: string, fn: () => void, slow: boolean): number {
+  const b = new Benchmark(name, fn, slow ? { minSamples: 2, maxTime: 1, initCount: 1 } : { minSamples: 5, maxTime: 1 });
+  b.run();
+  if (b.error) throw b.error;
+  return b.stats.mean;
+}
+
+function fill(view: Float32Array, rng: Rng): void {
+  for (let i = 0; i < view.length; i++) view[i] = 2 * rng.uniform() - 1;
+}
+
+function gemmCall(e: Engine, s: Shape, rng: Rng): () => void {
+  const a = e.arena.f32(s.M * s.K), b = e.arena.f32(s.K * s.N), c = e.arena.f32(s.M * s.N);
+  fill(a.view, rng);
+  fill(b.view, rng);
+  const kernel = e.kernels[`gemm_${s.variant}_f32` as keyof Kernels] as (c: number, a: number, b: number, M: number, N: number, K: number, beta: number) => void;
+  return () => kernel(c.ptr, a.ptr, b.ptr, s.M, s.N, s.K, 0);
+}
+
+/** tfjs matMul of the shape, with the variant's transposition or (transposed = false) as plain nn. */
+function tfjsCall(tf: Tf, s: Shape, rng: Rng, transposed: boolean): { fn: () => void; dispose: () => void } {
+  const v = transposed ? s.variant : "nn";
+  const aShape: [number, number] = v === "tn" ? [s.K, s.M] : [s.M, s.K];
+  const bShape: [number, number] = v === "nt" ? [s.N, s.K] : [s.K, s.N];
+  const av = new Float32Array(s.M * s.K), bv = new Float32Array(s.K * s.N);
+  fill(av, rng);
+  fill(bv, rng);
+  const a = tf.tensor2d(av, aShape), b = tf.tensor2d(bv, bShape);
+  // The wasm backend runs the kernel synchronously inside matMul; dispose frees the output.
+  const fn = () => tf.matMul(a, b, v === "tn", v === "nt").dispose();
+  return { fn, dispose: () => { a.dispose(); b.dispose(); } };
+}
+
+export async function runGemmBench(): Promise<Row[]> {
+  const simd = await loadEngine({ flavor: "simd", memoryMB: 128 });
+  const scalar = await loadEngine({ flavor: "scalar", memoryMB: 64 });
+  const tf = await loadTfjsWasm();
+  const rng = new Rng(20240611);
+  const rows: Row[] = [];
+  for (const s of SHAPES) {
+    const flops = 2 * s.M * s.N * s.K;
+    const name = `${s.case} ${s.variant} ${s.M}×${s.N}×${s.K}`;
+    const t = tfjsCall(tf, s, rng, false);
+    const tfGflops = flops / secondsPerCall(`tfjs ${name}`, t.fn, false) / 1e9;
+    t.dispose();
+    const row = (impl: string, gflops: number, vs: number | null): Row =>
+      ({ case: s.case, variant: s.variant, impl, M: s.M, N: s.N, K: s.K, gflops, vsTfjs: vs });
+    const simdGflops = flops / secondsPerCall(`simd ${name}`, gemmCall(simd, s, rng), false) / 1e9;
+    rows.push(row("simd", simdGflops, simdGflops / tfGflops));
+    if (s.scalar) {
+      const scalarGflops = flops / secondsPerCall(`scalar ${name}`, gemmCall(scalar, s, rng), true) / 1e9;
+      rows.push(row("scalar", scalarGflops, scalarGflops / tfGflops));
+    }
+    rows.push(row("tfjs", tfGflops, null));
+    if (s.variant !== "nn" && !s.scalar) {
+      const tt = tfjsCall(tf, s, rng, true);
+      rows.push(row("tfjs-T", flops / secondsPerCall(`tfjs-T ${name}`, tt.fn, true) / 1e9, null));
+      tt.dispose();
+    }
+  }
+  return rows;
+}
+
+export function formatRows(rows: Row[]): string {
+  const head = ["case", "variant", "M×N×K", "impl", "GFLOP/s", "× tfjs"];
+  const body = rows.map((r) => [r.case, r.variant, `${r.M}×${r.N}×${r.K}`, r.impl, r.gflops.toFixed(1),
+    r.vsTfjs === null ? "" : r.vsTfjs.toFixed(2)]);
+  const w = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i].length)));
+  const line = (cells: string[]) => cells.map((c, i) => (i >= 4 ? c.padStart(w[i]) : c.padEnd(w[i]))).join("  ");
+  return [line(head), line(w.map((n) => "-".repeat(n))), ...body.map(line)].join("\n");
+}
+
+const direct = process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href;
+if (direct) {
+  console.log(`runtime ${process.version} (${process.release?.name ?? "?"}), CPU ${os.cpus()[0]?.model ?? "?"}, one thread`);
+  console.log(`command: ${process.argv.map((a, i) => (i < 2 ? a.split("/").slice(-3).join("/") : a)).join(" ")}`);
+  console.log(formatRows(await runGemmBench()));
+}
