@@ -25,6 +25,8 @@ export interface Hooks {
   onEval?: (t: number) => void;
   /** Wall-clock milliseconds spent in local training steps (forward, backward, update). */
   trainMs: number;
+  /** Receives one line per simulated event (for golden event-trace tests and debugging). */
+  trace?: (line: string) => void;
 }
 
 /** Runs the configured algorithm to the end of its budget; returns the final virtual time. */
@@ -74,6 +76,7 @@ function runAsync(w: World, h: Hooks): number {
   for (let ev = q.next(); ev; ev = q.next()) {
     const t = ev.time, e = ev.event;
     if (t > cfg.timeLimit) break;
+    h.trace?.(`${t} ${e.kind} ${e.kind === "step" ? e.node : e.kind === "msg" ? `${e.snap.from}>${e.to}@${e.snap.step}` : ""}`);
     if (e.kind === "eval") {
       h.recorder.point(t);
       h.onEval?.(t);
@@ -156,6 +159,7 @@ function runFedAvg(w: World, h: Hooks): number {
       const up = star.send(s.id, n, w.messageBytes, done);
       if (up.delivered) { arrived.push(s); roundEnd = Math.max(roundEnd, up.arrival); }
     }
+    h.trace?.(`${t} round ${roundEnd} ${arrived.map((s) => s.id).join(",")}`);
     if (arrived.length) {
       const total = arrived.reduce((a, s) => a + s.shard.length, 0);
       global.view.fill(0);
@@ -194,6 +198,7 @@ function runDpsgd(w: World, h: Hooks): number {
         if (r.delivered) { inbound[j].push(snaps.get(s.id)!); roundEnd = Math.max(roundEnd, r.arrival); }
       }
     }
+    h.trace?.(`${t} round ${roundEnd} ${alive.map((s) => `${s.id}:${inbound[s.id].length}`).join(",")}`);
     for (const s of alive) {
       const got = inbound[s.id].filter((x) => finite(x.theta) || (s.rejected++, false)).sort((a, b) => a.from - b.from);
       const m = mixingWeights("metropolis", {}, topology.degree(s.id), got.map((g) => ({ peer: g.from, degree: topology.degree(g.from) })));

@@ -2,6 +2,7 @@
 // test set, and write metrics.jsonl, summary.json, the class histogram and the charts to --out.
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import type { Dataset } from "../data/dataset.ts";
 import { formatHistogram } from "../data/partition.ts";
 import { htmlReport, lineChart, PALETTE, type Series } from "../report/svg.ts";
 import { runtimeInfo } from "../runtime.ts";
@@ -42,6 +43,10 @@ export interface RunOptions {
   /** Live progress: called at each evaluation point. */
   onEval?: (e: EvalRecord, w: World) => void;
   onStart?: (w: World) => void;
+  /** The dataset, already loaded (saves reloading it across runs). */
+  dataset?: Dataset;
+  /** One line per simulated event (see Hooks.trace). */
+  trace?: (line: string) => void;
 }
 
 export function defaultOut(): string {
@@ -50,12 +55,11 @@ export function defaultOut(): string {
 
 export async function runExperiment(cfg: RunConfig, opts: RunOptions = {}): Promise<RunSummary> {
   const wall0 = performance.now();
-  const w = await buildWorld(cfg);
+  const w = await buildWorld(cfg, opts.dataset);
   opts.onStart?.(w);
   const recorder = new Recorder(w);
-  const nominal = w.nodes[0].budgetSteps * w.stepCost * Math.max(1, cfg.stragglers > 0 ? cfg.stragglerFactor : 1);
-  const evalEvery = cfg.evalEvery ?? nominal / 12;
-  const hooks: Hooks = { recorder, evalEvery, trainMs: 0, onEval: (t) => opts.onEval?.(recorder.evals[recorder.evals.length - 1], w) };
+  const evalEvery = cfg.evalEvery ?? nominalDuration(w) / 12;
+  const hooks: Hooks = { recorder, evalEvery, trainMs: 0, trace: opts.trace, onEval: (t) => opts.onEval?.(recorder.evals[recorder.evals.length - 1], w) };
   const run0 = performance.now();
   const end = runAlgorithm(w, hooks);
   const runMs = performance.now() - run0;
@@ -113,6 +117,18 @@ export async function runExperiment(cfg: RunConfig, opts: RunOptions = {}): Prom
     { heading: "Configuration", text: JSON.stringify(cfg, null, 2) },
   ]));
   return summary;
+}
+
+/** Expected virtual length of the run without failures, to place about 12 evaluation points. */
+export function nominalDuration(w: World): number {
+  const { cfg } = w;
+  const slow = cfg.stragglers > 0 ? cfg.stragglerFactor : 1;
+  const compute = w.nodes[0].budgetSteps * w.stepCost * slow;
+  const rounds = Math.ceil(w.nodes[0].budgetSteps / cfg.localSteps);
+  const transfer = w.network.transferTime(w.messageBytes) + cfg.jitter;
+  if (cfg.algorithm === "dpsgd") return compute + rounds * transfer;
+  if (cfg.algorithm === "fedavg") return compute + 2 * rounds * transfer;
+  return compute;
 }
 
 function drawCharts(r: Recorder, w: World): { accuracy: string; consensus: string } {

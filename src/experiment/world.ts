@@ -87,8 +87,9 @@ export function macsPerSample(plan: ModelPlan): number {
   return macs;
 }
 
-export async function buildWorld(cfg: RunConfig): Promise<World> {
-  const ds = await loadDataset(cfg.dataset, { dataDir: cfg.dataDir });
+/** Builds the world of a run; `preloaded` skips loading cfg.dataset (it must be that dataset). */
+export async function buildWorld(cfg: RunConfig, preloaded?: Dataset): Promise<World> {
+  const ds = preloaded ?? await loadDataset(cfg.dataset, { dataDir: cfg.dataDir });
   const plan = planModel(cfg.model, ds.shape, ds.classes);
   const root = new Rng(cfg.seed);
   const central = cfg.algorithm === "centralized";
