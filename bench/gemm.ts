@@ -10,7 +10,7 @@ import { pathToFileURL } from "node:url";
 // @ts-ignore: the benchmark package ships no type declarations; the part used is typed below.
 import BenchmarkJs from "benchmark";
 import { Rng } from "../src/rng.ts";
-import type { Kernels } from "../src/wasm/kernels.ts";
+import { GEMM_WS_FLOATS, type Kernels } from "../src/wasm/kernels.ts";
 import { loadEngine, type Engine } from "../src/wasm/loader.ts";
 import { loadTfjsWasm, type Tf } from "./tfjs.ts";
 
@@ -67,8 +67,9 @@ function gemmCall(e: Engine, s: Shape, rng: Rng): () => void {
   const a = e.arena.f32(s.M * s.K), b = e.arena.f32(s.K * s.N), c = e.arena.f32(s.M * s.N);
   fill(a.view, rng);
   fill(b.view, rng);
-  const kernel = e.kernels[`gemm_${s.variant}_f32` as keyof Kernels] as (c: number, a: number, b: number, M: number, N: number, K: number, beta: number) => void;
-  return () => kernel(c.ptr, a.ptr, b.ptr, s.M, s.N, s.K, 0);
+  const ws = e.arena.f32(GEMM_WS_FLOATS);
+  const kernel = e.kernels[`gemm_${s.variant}_f32` as keyof Kernels] as (c: number, a: number, b: number, M: number, N: number, K: number, beta: number, ws: number) => void;
+  return () => kernel(c.ptr, a.ptr, b.ptr, s.M, s.N, s.K, 0, ws.ptr);
 }
 
 /** tfjs matMul of the shape, with the variant's transposition or (transposed = false) as plain nn. */

@@ -15,6 +15,8 @@ export interface Workspace {
   readonly grads: readonly [F32Buf, F32Buf];
   /** GEMM output before the NCHW transpose, [OC, B·OH·OW] of the largest conv. */
   readonly convTmp: F32Buf;
+  /** GEMM packing scratch [GEMM_WS_FLOATS]. */
+  readonly gemmWs: F32Buf;
 }
 
 export interface Layer {
@@ -51,7 +53,7 @@ class Conv2D implements Layer {
     const [C, H, W] = p.inShape, [OC, OH, OW] = p.outShape, K = p.k!;
     const CKK = C * K * K, P = B * OH * OW, wPtr = thetaPtr + 4 * p.paramOffset;
     k.im2col_f32(this.col.ptr, x.ptr, B, C, H, W, K, K, p.stride!, p.pad!, OH, OW);
-    k.gemm_nn_f32(this.ws.convTmp.ptr, wPtr, this.col.ptr, OC, P, CKK, 0);
+    k.gemm_nn_f32(this.ws.convTmp.ptr, wPtr, this.col.ptr, OC, P, CKK, 0, this.ws.gemmWs.ptr);
     k.transpose01_f32(this.y.ptr, this.ws.convTmp.ptr, OC, B, OH * OW);
     k.bias_add_f32(this.y.ptr, wPtr + 4 * p.weightCount, B, OC, OH * OW);
     return this.y;
@@ -63,10 +65,10 @@ class Conv2D implements Layer {
     const dyT = this.ws.convTmp; // [OC, P]
     k.transpose01_f32(dyT.ptr, dy.ptr, B, OC, OH * OW);
     k.bias_grad_f32(gradPtr + off + 4 * p.weightCount, dy.ptr, B, OC, OH * OW);
-    k.gemm_nt_f32(gradPtr + off, dyT.ptr, this.col.ptr, OC, CKK, P, 0); // dW = dyT · colᵀ
+    k.gemm_nt_f32(gradPtr + off, dyT.ptr, this.col.ptr, OC, CKK, P, 0, this.ws.gemmWs.ptr); // dW = dyT · colᵀ
     if (!needDx) return null;
     // col is not needed any more this step, so it holds dcol = Wᵀ · dyT.
-    k.gemm_tn_f32(this.col.ptr, thetaPtr + off, dyT.ptr, CKK, P, OC, 0);
+    k.gemm_tn_f32(this.col.ptr, thetaPtr + off, dyT.ptr, CKK, P, OC, 0, this.ws.gemmWs.ptr);
     const dx = other(this.ws, dy);
     k.col2im_f32(dx.ptr, this.col.ptr, B, C, H, W, K, K, p.stride!, p.pad!, OH, OW);
     return dx;
@@ -83,17 +85,17 @@ class Dense implements Layer {
   forward(thetaPtr: number, x: F32Buf, B: number): F32Buf {
     const p = this.plan, I = p.inShape[0], O = p.outShape[0], wPtr = thetaPtr + 4 * p.paramOffset;
     this.x = x;
-    this.ws.k.gemm_nt_f32(this.y.ptr, x.ptr, wPtr, B, O, I, 0);
+    this.ws.k.gemm_nt_f32(this.y.ptr, x.ptr, wPtr, B, O, I, 0, this.ws.gemmWs.ptr);
     this.ws.k.bias_add_f32(this.y.ptr, wPtr + 4 * p.weightCount, B, O, 1);
     return this.y;
   }
   backward(thetaPtr: number, gradPtr: number, dy: F32Buf, B: number, needDx: boolean): F32Buf | null {
     const { k } = this.ws, p = this.plan, I = p.inShape[0], O = p.outShape[0], off = 4 * p.paramOffset;
-    k.gemm_tn_f32(gradPtr + off, dy.ptr, this.x!.ptr, O, I, B, 0); // dW[O,I] = dyᵀ · x
+    k.gemm_tn_f32(gradPtr + off, dy.ptr, this.x!.ptr, O, I, B, 0, this.ws.gemmWs.ptr); // dW[O,I] = dyᵀ · x
     k.bias_grad_f32(gradPtr + off + 4 * p.weightCount, dy.ptr, B, O, 1);
     if (!needDx) return null;
     const dx = other(this.ws, dy);
-    k.gemm_nn_f32(dx.ptr, dy.ptr, thetaPtr + off, B, I, O, 0); // dx[B,I] = dy · W
+    k.gemm_nn_f32(dx.ptr, dy.ptr, thetaPtr + off, B, I, O, 0, this.ws.gemmWs.ptr); // dx[B,I] = dy · W
     return dx;
   }
 }

@@ -9,6 +9,7 @@ import { fillBatch, sampleSize } from "../data/dataset.ts";
 import type { Rng } from "../rng.ts";
 import type { F32Buf, I32Buf } from "../wasm/arena.ts";
 import type { Engine } from "../wasm/loader.ts";
+import { GEMM_WS_FLOATS } from "../wasm/kernels.ts";
 import { makeLayer, workspaceNeeds, type Layer, type Workspace } from "./layers.ts";
 import { shapeSize, type ModelPlan } from "./spec.ts";
 
@@ -47,7 +48,7 @@ export class Net {
   /** Bytes of engine memory `new Net(engine, plan, batch)` allocates (an upper bound). */
   static bytesNeeded(plan: ModelPlan, batch: number): number {
     const { maxAct, convTmp } = workspaceNeeds(plan.layers, batch);
-    let floats = 2 * maxAct + convTmp + plan.numParams + batch * shapeSize(plan.inputShape) + batch, buffers = 5;
+    let floats = 2 * maxAct + convTmp + GEMM_WS_FLOATS + plan.numParams + batch * shapeSize(plan.inputShape) + batch, buffers = 6;
     for (const l of plan.layers) {
       const out = batch * shapeSize(l.outShape);
       switch (l.spec.type) {
@@ -72,6 +73,7 @@ export class Net {
       k: kernels,
       grads: [arena.f32(maxAct, "gradient buffer"), arena.f32(maxAct, "gradient buffer")],
       convTmp: arena.f32(convTmp, "conv scratch"),
+      gemmWs: arena.f32(GEMM_WS_FLOATS, "GEMM workspace"),
     };
     this.numParams = plan.numParams;
     this.grad = arena.f32(plan.numParams, "gradient vector");

@@ -11,12 +11,13 @@
 
 export interface Kernels {
   // --- GEMM (assembly/gemm.ts). C[M,N] = A·B + beta·C; beta is 0 (overwrite) or 1 (accumulate).
+  // wsPtr: a scratch buffer of GEMM_WS_FLOATS f32 for packing (C, A, B must not overlap it).
   /** C[M,N] = A[M,K] · B[K,N] + beta·C */
-  gemm_nn_f32(cPtr: number, aPtr: number, bPtr: number, M: number, N: number, K: number, beta: number): void;
+  gemm_nn_f32(cPtr: number, aPtr: number, bPtr: number, M: number, N: number, K: number, beta: number, wsPtr: number): void;
   /** C[M,N] = A[M,K] · B[N,K]ᵀ + beta·C */
-  gemm_nt_f32(cPtr: number, aPtr: number, bPtr: number, M: number, N: number, K: number, beta: number): void;
+  gemm_nt_f32(cPtr: number, aPtr: number, bPtr: number, M: number, N: number, K: number, beta: number, wsPtr: number): void;
   /** C[M,N] = A[K,M]ᵀ · B[K,N] + beta·C */
-  gemm_tn_f32(cPtr: number, aPtr: number, bPtr: number, M: number, N: number, K: number, beta: number): void;
+  gemm_tn_f32(cPtr: number, aPtr: number, bPtr: number, M: number, N: number, K: number, beta: number, wsPtr: number): void;
 
   // --- Convolution lowering (assembly/conv.ts). CKK = C·KH·KW, P = B·OH·OW.
   /** col[CKK, P] from x[B,C,H,W]; row (c,kh,kw), column (b,oh,ow); zero where the window is in the padding. */
@@ -72,6 +73,9 @@ export interface Kernels {
   /** 1 if any of x[n] is NaN or ±Inf, else 0 */
   nonfinite_f32(xPtr: number, n: number): number;
 }
+
+/** f32 elements of the GEMM workspace: KC·NC packed B + MC·KC packed A + one 4×8 tile (assembly/gemm.ts). */
+export const GEMM_WS_FLOATS = 256 * 256 + 64 * 256 + 4 * 8;
 
 /** The export names, in ABI order; the conformance test checks the .wasm exports against it. */
 export const KERNEL_NAMES: readonly (keyof Kernels)[] = [

@@ -6,7 +6,7 @@
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { Rng } from "../../src/rng.ts";
-import type { Kernels } from "../../src/wasm/kernels.ts";
+import { GEMM_WS_FLOATS, type Kernels } from "../../src/wasm/kernels.ts";
 import { FLAVORS, loadEngine, type Engine } from "../../src/wasm/loader.ts";
 
 type Variant = "nn" | "nt" | "tn";
@@ -83,8 +83,11 @@ function run(e: Engine, v: Variant, cs: Case, a: Float32Array, b: Float32Array, 
   bBuf.view.set(b);
   cBuf.view.set(c0);
   cBuf.view.fill(SENTINEL, M * N);
-  const kernel = e.kernels[`gemm_${v}_f32` as keyof Kernels] as (c: number, a: number, b: number, M: number, N: number, K: number, beta: number) => void;
-  kernel(cBuf.ptr, aBuf.ptr, bBuf.ptr, M, N, K, beta);
+  // A fresh packing workspace too, filled with NaN: stale packed data must never reach C.
+  const ws = e.arena.f32(GEMM_WS_FLOATS);
+  ws.view.fill(NaN);
+  const kernel = e.kernels[`gemm_${v}_f32` as keyof Kernels] as (c: number, a: number, b: number, M: number, N: number, K: number, beta: number, ws: number) => void;
+  kernel(cBuf.ptr, aBuf.ptr, bBuf.ptr, M, N, K, beta, ws.ptr);
   const where = label(e, v, cs);
   for (let i = M * N; i < M * N + SENTINELS; i++) {
     assert.is(cBuf.view[i], SENTINEL, `${where}: wrote past C[M,N] at element ${i}`);
@@ -122,14 +125,16 @@ const ODD = [0, 1, 3, 5, 17];
 const smallCases: Case[] = [];
 for (const M of ODD) for (const N of ODD) for (const K of ODD) for (const beta of [0, 1]) smallCases.push({ M, N, K, beta, what: "odd" });
 
-// Tile and block edges: 4×8 / 4×2 tiles, K-blocks of 128 (nn, tn) and 256 (nt), N-blocks of
-// 512 (nn, tn) and 128 (nt); remainders of 1..3 rows, 4-wide and scalar columns, K % 4.
+// Tile and block edges of the packed SIMD kernel: 4×8 tiles, K-blocks of 256, N-blocks of 256,
+// M-blocks of 64; remainders of 1..3 rows and 1..7 columns, K % 4 (the 4×4 packing transposes).
 const edgeCases: Case[] = [
   { M: 4, N: 8, K: 4, beta: 0, what: "one tile" },
   { M: 7, N: 15, K: 9, beta: 1, what: "tile + edges" },
   { M: 9, N: 531, K: 259, beta: 0, what: "blocks + edges" },
   { M: 6, N: 133, K: 517, beta: 1, what: "blocks + edges" },
   { M: 33, N: 70, K: 130, beta: 1, what: "blocks + edges" },
+  { M: 67, N: 263, K: 258, beta: 1, what: "every block + edges" },
+  { M: 65, N: 257, K: 257, beta: 0, what: "one past every block" },
 ];
 
 // Layer shapes: dense 784→128 and conv1 (5×5, 1→32 channels, 24×24 outputs) at batch 32; conv2
@@ -152,8 +157,9 @@ const layerCases: Record<Variant, Case[]> = {
   ],
 };
 
-// One engine per flavor; 96 MB holds every buffer of the run (about 40 MB) without reuse.
-const engines = await Promise.all(FLAVORS.map((flavor) => loadEngine({ flavor, memoryMB: 96 })));
+// One engine per flavor; 512 MB holds every buffer of the run (each case also takes a fresh
+// 328 KB workspace) without reuse.
+const engines = await Promise.all(FLAVORS.map((flavor) => loadEngine({ flavor, memoryMB: 512 })));
 
 for (const v of VARIANTS) {
   test(`gemm_${v}: odd sizes {0,1,3,5,17}³, beta 0 and 1`, () => runCases(engines, v, smallCases, 1));

@@ -21,8 +21,8 @@ function gemm(f32: Float32Array, cPtr: number, aPtr: number, bPtr: number, M: nu
 
 export function gemmRef({ f32 }: Mem): GemmKernels {
   return {
-    gemm_nn_f32(cPtr, aPtr, bPtr, M, N, K, beta) { gemm(f32, cPtr, aPtr, bPtr, M, N, K, beta, K, 1, N, 1); },
-    gemm_nt_f32(cPtr, aPtr, bPtr, M, N, K, beta) { gemm(f32, cPtr, aPtr, bPtr, M, N, K, beta, K, 1, 1, K); },
-    gemm_tn_f32(cPtr, aPtr, bPtr, M, N, K, beta) { gemm(f32, cPtr, aPtr, bPtr, M, N, K, beta, 1, M, N, 1); },
+    gemm_nn_f32(cPtr, aPtr, bPtr, M, N, K, beta, _wsPtr) { gemm(f32, cPtr, aPtr, bPtr, M, N, K, beta, K, 1, N, 1); },
+    gemm_nt_f32(cPtr, aPtr, bPtr, M, N, K, beta, _wsPtr) { gemm(f32, cPtr, aPtr, bPtr, M, N, K, beta, K, 1, 1, K); },
+    gemm_tn_f32(cPtr, aPtr, bPtr, M, N, K, beta, _wsPtr) { gemm(f32, cPtr, aPtr, bPtr, M, N, K, beta, 1, M, N, 1); },
   };
 }
