@@ -61,6 +61,8 @@ export interface RunConfig {
   /** Minibatch size and SGD settings of every node. */
   batch: number;
   lr: number;
+  /** Learning-rate schedule over each node's budget: constant, or linear decay to 0. [ours] */
+  lrSchedule: "constant" | "linear";
   momentum: number;
   weightDecay: number;
   /** Seed of every random choice. */
@@ -108,6 +110,7 @@ export const RUN_FLAGS: FlagTable = {
   "eval-samples": { type: "int", default: 1000, min: 1, help: "test subset size at evaluation points" },
   batch: { type: "int", default: 32, min: 1, max: 4096, help: "minibatch size" },
   lr: { type: "number", default: 0.05, min: 0, help: "SGD learning rate" },
+  "lr-schedule": { type: "string", default: "constant", allowed: ["constant", "linear"], help: "learning rate over each node's budget: constant, or linear decay to 0" },
   momentum: { type: "number", default: 0, min: 0, max: 0.999, help: "SGD momentum (local state, never sent)" },
   "weight-decay": { type: "number", default: 0, min: 0, help: "L2 weight decay" },
   seed: { type: "int", default: 1, min: 0, max: 2 ** 32 - 1, help: "seed of every random choice" },

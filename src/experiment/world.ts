@@ -163,7 +163,8 @@ export function localStep(w: World, s: NodeState): number {
   const B = Math.min(cfg.batch, s.order.length - s.cursor);
   net.loadBatch(ds, ds.train, s.order, s.cursor, B, cfg.augment ? { augment: { rng: s.augRng } } : undefined);
   s.cursor += B;
-  const loss = net.trainStep(s.params, B, { lr: cfg.lr, momentum: cfg.momentum, weightDecay: cfg.weightDecay }, s.dropoutRng);
+  const lr = cfg.lrSchedule === "linear" ? cfg.lr * (1 - s.steps / s.budgetSteps) : cfg.lr;
+  const loss = net.trainStep(s.params, B, { lr, momentum: cfg.momentum, weightDecay: cfg.weightDecay }, s.dropoutRng);
   if (!Number.isFinite(loss)) {
     throw new ConfigError(`node ${s.id} diverged at local step ${s.steps + 1} (loss ${loss}): lower --lr (now ${cfg.lr})`);
   }
