@@ -1,0 +1,68 @@
+// `npm run bench`: the GEMM, lenet and cifar-cnn benchmarks in one process (one thread each),
+// then one table of the headline figures against the targets of issues 2 and 4. A missed target
+// says MISSED. Absolute targets were written for a faster machine; the ratios measured within
+// this one run are the comparable figures (see bench/README.md). Prints only, writes nothing.
+import { readFileSync } from "node:fs";
+import os from "node:os";
+import { formatRows, runGemmBench } from "./gemm.ts";
+import { formatLenet, runLenetBench } from "./lenet.ts";
+import { formatCifar, runCifarBench } from "./cifar.ts";
+
+interface Figure {
+  name: string;
+  value: number;
+  unit: string;
+  /** The target and its direction; null for figures reported without one. */
+  target: { op: "≥" | "<"; value: number } | null;
+}
+
+/** "cpu MHz" of the first core from /proc/cpuinfo, else os.cpus()'s speed, else null. */
+function clockMHz(): number | null {
+  try {
+    const m = /^cpu MHz\s*:\s*([\d.]+)/m.exec(readFileSync("/proc/cpuinfo", "utf8"));
+    if (m) return Number(m[1]);
+  } catch { /* not Linux */ }
+  return os.cpus()[0]?.speed || null;
+}
+
+function formatFigures(figs: Figure[]): string {
+  const fmt = (v: number, unit: string) => (unit === "×" ? `${v.toFixed(2)}×` : `${v.toFixed(v >= 100 ? 0 : 1)} ${unit}`);
+  const head = ["figure", "value", "target", "value/target", "result"];
+  const body = figs.map((f) => {
+    if (!f.target) return [f.name, fmt(f.value, f.unit), "—", "", "(no target)"];
+    const pass = f.target.op === "≥" ? f.value >= f.target.value : f.value < f.target.value;
+    return [f.name, fmt(f.value, f.unit), `${f.target.op} ${fmt(f.target.value, f.unit)}`, (f.value / f.target.value).toFixed(2), pass ? "PASS" : "MISSED"];
+  });
+  const w = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i].length)));
+  const line = (cells: string[]) => cells.map((c, i) => (i === 1 || i === 3 ? c.padStart(w[i]) : c.padEnd(w[i]))).join("  ");
+  return [line(head), line(w.map((n) => "-".repeat(n))), ...body.map(line)].join("\n");
+}
+
+const mhz = clockMHz();
+console.log(`runtime: node ${process.version}; CPU: ${os.cpus()[0]?.model.trim() ?? "?"}${mhz ? ` at ${(mhz / 1000).toFixed(2)} GHz` : ""}, ${os.cpus().length} logical cores; every benchmark uses one thread`);
+console.log(`command: npm run bench  (node ${process.argv.slice(1).map((a) => a.split("/").slice(-3).join("/")).join(" ")})\n`);
+
+const t0 = performance.now();
+const gemm = await runGemmBench();
+console.log(`GEMM, GFLOP/s\n${formatRows(gemm)}\n`);
+const lenet = await runLenetBench();
+console.log(`${formatLenet(lenet)}\n`);
+const cifar = await runCifarBench();
+console.log(`${formatCifar(cifar)}\n`);
+
+const gemmRow = (impl: string) => gemm.find((r) => r.case === "square" && r.variant === "nn" && r.impl === impl)!;
+const sps = (rows: typeof lenet.rows, impl: string) => rows.find((r) => r.impl === impl)!.samplesPerSecond;
+const figures: Figure[] = [
+  { name: "lenet training, simd", value: sps(lenet.rows, "simd"), unit: "samples/s", target: { op: "≥", value: 1500 } },
+  { name: "lenet simd / tfjs-wasm", value: sps(lenet.rows, "simd") / sps(lenet.rows, "tfjs-wasm"), unit: "×", target: { op: "≥", value: 4 } },
+  { name: "lenet simd / scalar", value: sps(lenet.rows, "simd") / sps(lenet.rows, "scalar"), unit: "×", target: { op: "≥", value: 3 } },
+  { name: "lenet peak RSS (our engine alone)", value: lenet.peakRssMB, unit: "MB", target: { op: "<", value: 300 } },
+  { name: "GEMM 1024³ nn, simd", value: gemmRow("simd").gflops, unit: "GFLOP/s", target: { op: "≥", value: 40 } },
+  { name: "GEMM 1024³ nn simd / tfjs matMul", value: gemmRow("simd").vsTfjs!, unit: "×", target: { op: "≥", value: 0.9 } },
+  { name: "cifar-cnn training, simd", value: sps(cifar.rows, "simd"), unit: "samples/s", target: null },
+  { name: "cifar-cnn simd / tfjs-wasm", value: sps(cifar.rows, "simd") / sps(cifar.rows, "tfjs-wasm"), unit: "×", target: null },
+];
+console.log(formatFigures(figures));
+const missed = figures.filter((f) => f.target && !(f.target.op === "≥" ? f.value >= f.target.value : f.value < f.target.value));
+console.log(`\n${missed.length ? `MISSED ${missed.length} of ${figures.filter((f) => f.target).length} targets: ${missed.map((f) => f.name).join("; ")}` : "all targets met"}`
+  + ` (absolute targets assume a Zen 5 at 4.2 GHz; see bench/README.md). ${((performance.now() - t0) / 1000).toFixed(0)} s.`);
