@@ -188,6 +188,53 @@ export function registerConv2DBackpropFilter(tf: Tf): void {
 }
 
 /**
+ * Replaces tfjs-wasm's shipped Conv2DBackpropInput (a plain C++ loop, not XNNPACK) by one forward
+ * XNNPACK conv: dx[b,ih,iw,c] = Σ dy[b, ih−kh+pt, iw−kw+pl, oc]·W[kh,kw,c,oc] is conv2d(dy, W′)
+ * with W′[kh,kw,oc,c] = W[KH−1−kh, KW−1−kw, c, oc] and top padding KH−1−pt. Stride 1, NHWC only.
+ * Only for the informational "tfjs-wasm, fast dx" row: the targets compare against stock tfjs.
+ * Returns a function that puts the shipped kernel back.
+ */
+export function useConvDxViaConv2D(tf: Tf): () => void {
+  const shipped = tf.getKernel("Conv2DBackpropInput", "wasm")!;
+  const transpose = tf.getKernel("Transpose", "wasm")!.kernelFunc;
+  const reverse = tf.getKernel("Reverse", "wasm")!.kernelFunc;
+  const conv = tf.getKernel("Conv2D", "wasm")!.kernelFunc;
+  tf.unregisterKernel("Conv2DBackpropInput", "wasm");
+  tf.registerKernel({
+    kernelName: "Conv2DBackpropInput",
+    backendName: "wasm",
+    kernelFunc: ({ inputs, backend, attrs }) => {
+      const { dy, filter } = inputs as { dy: TensorInfo; filter: TensorInfo };
+      const { strides, pad, dataFormat, inputShape } = attrs as unknown as {
+        strides: number | [number, number]; pad: "valid" | "same" | number | number[][]; dataFormat: string;
+        inputShape: [number, number, number, number];
+      };
+      const s = typeof strides === "number" ? [strides, strides] : strides;
+      if (s[0] !== 1 || s[1] !== 1 || dataFormat !== "NHWC") {
+        throw new Error(`bench Conv2DBackpropInput: only stride 1 NHWC is implemented (got strides ${s}, ${dataFormat})`);
+      }
+      const [, H, W] = inputShape, [, OH, OW] = dy.shape, [KH, KW] = filter.shape;
+      let top: number, left: number;
+      if (pad === "valid") { top = 0; left = 0; }
+      else if (pad === "same") { top = (OH - 1 + KH - H) >> 1; left = (OW - 1 + KW - W) >> 1; }
+      else if (typeof pad === "number") { top = pad; left = pad; }
+      else { top = pad[1][0]; left = pad[2][0]; }
+      const pt = KH - 1 - top, pl = KW - 1 - left, pb = H - OH + KH - 1 - pt, pr = W - OW + KW - 1 - pl;
+      const run = (f: typeof conv, ins: Record<string, TensorInfo>, a: Record<string, unknown>) =>
+        f({ inputs: ins as unknown as NamedTensorMap, backend, attrs: a as never }) as TensorInfo;
+      const wr = run(reverse, { x: filter }, { dims: [0, 1] });
+      const wt = run(transpose, { x: wr }, { perm: [0, 1, 3, 2] });
+      const dx = run(conv, { x: dy, filter: wt }, {
+        strides: 1, dilations: 1, dataFormat: "NHWC", dimRoundingMode: undefined, pad: [[0, 0], [pt, pb], [pl, pr], [0, 0]],
+      });
+      for (const t of [wr, wt]) (backend as { disposeData(id: object): void }).disposeData(t.dataId);
+      return dx;
+    },
+  });
+  return () => { tf.unregisterKernel("Conv2DBackpropInput", "wasm"); tf.registerKernel(shipped); };
+}
+
+/**
  * Max |tfjs − float64 loop| of dW and dx for L = Σ conv2d(x, w)·r on small odd shapes, valid and
  * padded; throws if any exceeds 1e-4, so a wrong registered kernel stops the benchmark.
  */
@@ -301,12 +348,18 @@ export async function compareTraining(name: string, plan: ModelPlan, batches: Ba
     const t = timeSteps(`${name} ${flavor}`, () => { tr.step(i++); }, opts.warmup, opts.maxTime);
     out.push(row(flavor, t, i + 1, first, tr.step(i)));
   }
-  const tt = tfjsTrainer(tf, plan, theta!, batches);
-  const first = tt.step(0, true);
-  let i = 1;
-  const t = timeSteps(`${name} tfjs`, () => { tt.step(i++, false); }, opts.warmup, opts.maxTime);
-  out.push(row("tfjs-wasm", t, i + 1, first, tt.step(i, true)));
-  tt.dispose();
+  // Stock tfjs-wasm (plus the registered dW), then with the fast dx swapped in, for information.
+  for (const fastDx of [false, true]) {
+    const restore = fastDx ? useConvDxViaConv2D(tf) : null;
+    if (fastDx) checkConvGradients(tf);
+    const tt = tfjsTrainer(tf, plan, theta!, batches);
+    const first = tt.step(0, true);
+    let i = 1;
+    const t = timeSteps(`${name} tfjs`, () => { tt.step(i++, false); }, opts.warmup, opts.maxTime);
+    out.push(row(fastDx ? "tfjs-wasm fast dx" : "tfjs-wasm", t, i + 1, first, tt.step(i, true)));
+    tt.dispose();
+    restore?.();
+  }
   const ref = out[0].firstLoss;
   for (const r of out) {
     if (!(Math.abs(r.firstLoss - ref) <= 1e-3 * Math.max(1, Math.abs(ref)))) {
@@ -317,7 +370,7 @@ export async function compareTraining(name: string, plan: ModelPlan, batches: Ba
 }
 
 export function formatThroughput(rows: Throughput[]): string {
-  const base = rows.find((r) => r.impl.startsWith("tfjs"))?.samplesPerSecond ?? NaN;
+  const base = rows.find((r) => r.impl === "tfjs-wasm")?.samplesPerSecond ?? NaN;
   const head = ["impl", "samples/s", "±%", "× tfjs", "first loss", "steps", "last loss"];
   const body = rows.map((r) => [r.impl, r.samplesPerSecond.toFixed(0), r.rme.toFixed(1), (r.samplesPerSecond / base).toFixed(2),
     r.firstLoss.toFixed(4), String(r.steps), r.lastLoss.toFixed(4)]);
@@ -383,7 +436,8 @@ export function formatLenet(r: LenetResult): string {
   return [
     `lenet training, batch ${BATCH}, one thread, mnist-10k, plain SGD lr ${LR}`,
     formatThroughput(r.rows),
-    `simd/scalar ${(get("simd") / get("scalar")).toFixed(2)}×, simd/tfjs-wasm ${(get("simd") / get("tfjs-wasm")).toFixed(2)}×`,
+    `simd/scalar ${(get("simd") / get("scalar")).toFixed(2)}×, simd/tfjs-wasm ${(get("simd") / get("tfjs-wasm")).toFixed(2)}×`
+      + ` (vs tfjs-wasm with an XNNPACK conv for dx instead of its shipped loop: ${(get("simd") / get("tfjs-wasm fast dx")).toFixed(2)}×)`,
     `tfjs Conv2DBackpropFilter (registered here) and Conv2DBackpropInput vs float64 loop: max |Δ| ${r.convGradError.toExponential(1)}`,
     `peak RSS of a process training only our SIMD lenet: ${r.peakRssMB.toFixed(0)} MB (sampled during training: ${r.trainingRssMB.toFixed(0)} MB)`,
   ].join("\n");
