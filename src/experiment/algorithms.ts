@@ -101,9 +101,15 @@ function runAsync(w: World, h: Hooks): number {
     timedStep(w, s, h);
     end = t;
     const last = s.steps >= s.budgetSteps;
+    const share = sends && (s.steps % S === 0 || last);
+    // The snapshot is taken after learning and before agreeing (--snapshot post-learn, the
+    // default): a neighbour then mixes in this step's gradient at full weight. Taken after the
+    // consensus step instead (post-agree), it carries the gradient already scaled by w_ii, and
+    // the network average learns at w_ii·lr rather than lr (1/10 of it on a 10-node complete graph).
+    const early = share && cfg.snapshot === "post-learn" ? snapshot(s, t) : null;
     if (alg === "cdl" && (s.steps % K === 0 || last)) consensus(w, s, t);
-    if (sends && (s.steps % S === 0 || last)) {
-      const snap = snapshot(s, t);
+    if (share) {
+      const snap = early ?? snapshot(s, t);
       for (const j of w.topology.adj[s.id]) {
         const r = network.send(s.id, j, w.messageBytes, t);
         if (r.delivered) q.schedule(r.arrival, { kind: "msg", to: j, snap });

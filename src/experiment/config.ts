@@ -32,6 +32,8 @@ export interface RunConfig {
   localSteps: number;
   /** Send a snapshot of θ to every neighbour every this many local steps. Default 1. [ours] */
   shareEvery: number;
+  /** When the shared snapshot of θ is taken: after the local steps (post-learn, default) or after the consensus step (post-agree). [ours] */
+  snapshot: "post-learn" | "post-agree";
   /** Ignore a neighbour's snapshot older than this many virtual seconds (by send time). Default 5. [ours] */
   maxStaleness: number;
   /** Network failure model (src/sim/network.ts). [ours] */
@@ -90,6 +92,7 @@ export const RUN_FLAGS: FlagTable = {
   epsilon: { type: "number", help: "laplacian step size ε (default 1/(Δ+1); must satisfy 0 < ε ≤ 1/Δ)" },
   "local-steps": { type: "int", default: 1, min: 1, help: "K: local SGD steps between consensus steps" },
   "share-every": { type: "int", default: 1, min: 1, help: "send θ to neighbours every S local steps" },
+  snapshot: { type: "string", default: "post-learn", allowed: ["post-learn", "post-agree"], help: "take the shared θ after learning or after the consensus step" },
   "max-staleness": { type: "number", default: 5, min: 0, help: "ignore snapshots older than this (virtual s)" },
   drop: { type: "number", default: 0, min: 0, max: 1, help: "per-message drop probability" },
   "link-mtbf": { type: "number", default: Infinity, min: 0, help: "mean link up time, virtual s (inf = never fails)" },
