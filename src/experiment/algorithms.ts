@@ -11,7 +11,7 @@ import { fromEdges } from "../consensus/topology.ts";
 import { EventQueue } from "../sim/events.ts";
 import { Network } from "../sim/network.ts";
 import type { Recorder } from "./recorder.ts";
-import { finite, localStep, mix, snapshot, type NodeState, type Snapshot, type World } from "./world.ts";
+import { localStep, mix, snapshot, type NodeState, type Snapshot, type World } from "./world.ts";
 
 type Event =
   | { kind: "step"; node: number }
@@ -85,7 +85,7 @@ function runAsync(w: World, h: Hooks): number {
     }
     if (e.kind === "msg") {
       const s = nodes[e.to], snap = e.snap, old = s.inbox.get(snap.from);
-      if (!finite(snap.theta)) { s.rejected++; continue; }
+      if (!snap.finite) { s.rejected++; continue; }
       if (old && old.step >= snap.step) { s.stale++; continue; }
       s.inbox.set(snap.from, snap);
       if (alg === "cdl-on-receive" && !s.done && network.isUp(s.id, t)) {
@@ -106,10 +106,10 @@ function runAsync(w: World, h: Hooks): number {
     // default): a neighbour then mixes in this step's gradient at full weight. Taken after the
     // consensus step instead (post-agree), it carries the gradient already scaled by w_ii, and
     // the network average learns at w_ii·lr rather than lr (1/10 of it on a 10-node complete graph).
-    const early = share && cfg.snapshot === "post-learn" ? snapshot(s, t) : null;
+    const early = share && cfg.snapshot === "post-learn" ? snapshot(w, s, t) : null;
     if (alg === "cdl" && (s.steps % K === 0 || last)) consensus(w, s, t);
     if (share) {
-      const snap = early ?? snapshot(s, t);
+      const snap = early ?? snapshot(w, s, t);
       for (const j of w.topology.adj[s.id]) {
         const r = network.send(s.id, j, w.messageBytes, t);
         if (r.delivered) q.schedule(r.arrival, { kind: "msg", to: j, snap });
@@ -195,7 +195,7 @@ function runDpsgd(w: World, h: Hooks): number {
       barrier = Math.max(barrier, done);
     }
     // Synchronous exchange: everyone sends θ at the barrier, then mixes what arrived.
-    const snaps = new Map(alive.map((s) => [s.id, snapshot(s, barrier)]));
+    const snaps = new Map(alive.map((s) => [s.id, snapshot(w, s, barrier)]));
     const inbound: Snapshot[][] = nodes.map(() => []);
     let roundEnd = barrier;
     for (const s of alive) {
@@ -206,7 +206,7 @@ function runDpsgd(w: World, h: Hooks): number {
     }
     h.trace?.(`${t} round ${roundEnd} ${alive.map((s) => `${s.id}:${inbound[s.id].length}`).join(",")}`);
     for (const s of alive) {
-      const got = inbound[s.id].filter((x) => finite(x.theta) || (s.rejected++, false)).sort((a, b) => a.from - b.from);
+      const got = inbound[s.id].filter((x) => x.finite || (s.rejected++, false)).sort((a, b) => a.from - b.from);
       const m = mixingWeights("metropolis", {}, topology.degree(s.id), got.map((g) => ({ peer: g.from, degree: topology.degree(g.from) })));
       mix(w, s, m.self, got.map((g, k) => ({ theta: g.theta, weight: m.peers[k] })));
       s.consensusSteps++;

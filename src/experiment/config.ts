@@ -137,15 +137,20 @@ export function readConfigFile(path: string): Record<string, unknown> {
   } catch (e) {
     throw new ConfigError(`--config ${path}: ${(e as Error).message.split("\n")[0]}`);
   }
-  if (!raw || typeof raw !== "object" || Array.isArray(raw)) throw new ConfigError(`--config ${path}: expected a JSON object of settings`);
+  return validateSettings(raw, `--config ${path}`);
+}
+
+/** Validates a settings object (kebab-case or camelCase keys) like flags; returns kebab-case keys. */
+export function validateSettings(raw: unknown, where: string): Record<string, unknown> {
+  if (!raw || typeof raw !== "object" || Array.isArray(raw)) throw new ConfigError(`${where}: expected a JSON object of settings`);
   const out: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(raw as Record<string, unknown>)) {
     const name = kebab(k);
     const spec = RUN_FLAGS[name];
     if (!spec || name === "config" || name === "json" || name === "quiet") {
-      throw new ConfigError(`--config ${path}: unknown setting "${k}" (allowed: ${Object.keys(RUN_FLAGS).filter((f) => f !== "config").join(", ")})`);
+      throw new ConfigError(`${where}: unknown setting "${k}" (allowed: ${Object.keys(RUN_FLAGS).filter((f) => f !== "config").join(", ")})`);
     }
-    out[name] = coerce(`--config ${path}`, name, spec, v === null ? Infinity : v);
+    out[name] = coerce(where, name, spec, v === null ? Infinity : v);
   }
   return out;
 }
@@ -157,6 +162,13 @@ export function runConfigFromArgs(argv: readonly string[]): { config: RunConfig;
   const { flags, positional } = parseFlags("cdl run", argv, RUN_FLAGS, base);
   if (positional.length) throw new UsageError(`cdl run: unexpected argument '${positional[0]}' (flags start with --)`);
   return { config: toRunConfig(flags), json: flags.json as boolean, quiet: flags.quiet as boolean };
+}
+
+/** A complete RunConfig from validated settings (kebab-case keys, see validateSettings) over the defaults. */
+export function runConfigFromSettings(settings: Record<string, unknown>): RunConfig {
+  const flags: Record<string, unknown> = {};
+  for (const [k, s] of Object.entries(RUN_FLAGS)) if (s.default !== undefined) flags[k] = s.default;
+  return toRunConfig({ ...flags, ...settings });
 }
 
 /** A complete RunConfig from a partial one (defaults from RUN_FLAGS), for programmatic use. */

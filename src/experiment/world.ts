@@ -27,6 +27,9 @@ export interface Snapshot {
   readonly step: number;
   readonly sentAt: number;
   readonly theta: Float32Array;
+  /** Every value is finite. A receiver ignores a snapshot carrying NaN/Inf (it must not spread);
+   * the property belongs to the content, so it is computed once per snapshot, by a SIMD kernel. */
+  readonly finite: boolean;
 }
 
 export interface NodeState {
@@ -185,14 +188,10 @@ export function mix(w: World, s: NodeState, self: number, peers: readonly { thet
 }
 
 /** A snapshot of node s's θ now. */
-export function snapshot(s: NodeState, now: number): Snapshot {
-  return { from: s.id, step: s.steps, sentAt: now, theta: s.params.theta.view.slice() };
-}
-
-/** Whether a received snapshot is usable: every value finite (a NaN from a peer must not spread). */
-export function finite(theta: Float32Array): boolean {
-  for (let i = 0; i < theta.length; i++) if (!Number.isFinite(theta[i])) return false;
-  return true;
+export function snapshot(w: World, s: NodeState, now: number): Snapshot {
+  const theta = s.params.theta;
+  const finite = w.net.engine.kernels.nonfinite_f32(theta.ptr, w.plan.numParams) === 0;
+  return { from: s.id, step: s.steps, sentAt: now, theta: theta.view.slice(), finite };
 }
 
 /** Mean model θ̄ into w.mean and each node's distance ‖θ_i − θ̄‖. */

@@ -1,0 +1,98 @@
+// The paper's experiments (Crandall & Webb, arXiv:2005.10300) as configs, run in one command:
+//   npm run paper -- [manifest ...] [--only NAME] [--epochs E]
+// Each manifest (bench/paper/<name>.json) holds shared settings and a list of runs; every run is a
+// `cdl run` on the same data, partition, budgets and failure model. Results go to
+// bench/paper/results/<manifest>/<run>/ and a summary with charts to bench/paper/RESULTS.md.
+import { readdirSync, readFileSync, writeFileSync, mkdirSync, existsSync } from "node:fs";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { loadDataset } from "../../src/data/registry.ts";
+import type { Dataset } from "../../src/data/dataset.ts";
+import { runConfigFromSettings, validateSettings } from "../../src/experiment/config.ts";
+import { runExperiment, type RunSummary } from "../../src/experiment/run.ts";
+import { lineChart, PALETTE } from "../../src/report/svg.ts";
+import { runtimeInfo } from "../../src/runtime.ts";
+
+const here = fileURLToPath(new URL(import.meta.url.includes("/dist/") ? "../../../bench/paper/" : "./", import.meta.url));
+
+interface Manifest { title: string; claim?: string; base: Record<string, unknown>; runs: ({ name: string } & Record<string, unknown>)[] }
+interface Done { name: string; s: RunSummary; curve: [number, number][] }
+
+const pct = (x: number) => (100 * x).toFixed(2);
+
+function table(done: readonly Done[]): string {
+  const rows = done.map(({ name, s }) => {
+    const c = s.config;
+    return `| ${name} | ${c.algorithm} | ${s.topology.name} | ${c.drop} | ${c.linkMtbf === Infinity ? "—" : `${c.linkMtbf}/${c.linkMttr} s`} | ` +
+      `**${pct(s.accuracy.mean)}** | ${pct(s.accuracy.min)} | ${pct(s.accuracy.max)} | ${pct(s.meanModelAccuracy)} | ` +
+      `${s.consensusDistance.mean.toPrecision(3)} | ${s.messages.delivered}/${s.messages.sent} | ${s.steps.budget} | ${s.wallSeconds.toFixed(0)} |`;
+  });
+  return [
+    "| run | algorithm | topology | drop | link mtbf/mttr | mean acc % | min % | max % | θ̄ acc % | consensus dist. | msgs delivered/sent | steps/node | wall s |",
+    "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+    ...rows,
+  ].join("\n");
+}
+
+async function runManifest(file: string, only: string | undefined, epochs: number | undefined, cache: Map<string, Dataset>): Promise<string> {
+  const id = file.replace(/\.json$/, "");
+  const m = JSON.parse(readFileSync(join(here, file), "utf8")) as Manifest;
+  const outDir = join(here, "results", id);
+  mkdirSync(outDir, { recursive: true });
+  const done: Done[] = [];
+  for (const r of m.runs) {
+    if (only && r.name !== only) continue;
+    const { name, ...over } = r;
+    const settings = validateSettings({ ...m.base, ...over, ...(epochs ? { epochs } : {}) }, `${file} run ${name}`);
+    const cfg = runConfigFromSettings({ ...settings, out: join(outDir, name) });
+    let ds = cache.get(cfg.dataset);
+    if (!ds) cache.set(cfg.dataset, (ds = await loadDataset(cfg.dataset, { dataDir: cfg.dataDir })));
+    const t0 = performance.now();
+    process.stderr.write(`[${id}] ${name}: ${cfg.algorithm} ${cfg.topology} drop ${cfg.drop} … `);
+    const s = await runExperiment(cfg, { dataset: ds });
+    process.stderr.write(`mean accuracy ${pct(s.accuracy.mean)}% (${((performance.now() - t0) / 1000).toFixed(0)} s)\n`);
+    const evals = readFileSync(join(s.out, "metrics.jsonl"), "utf8").trim().split("\n").map((l) => JSON.parse(l)).filter((e) => e.type === "eval");
+    done.push({ name, s, curve: evals.map((e) => [e.t, 100 * e.meanAccuracy]) });
+  }
+  const chart = lineChart({
+    title: `${m.title}: mean node accuracy over virtual time`, xLabel: "virtual time (s)", yLabel: "mean node accuracy (%)", yRange: [0, 100],
+    series: done.map((d, i) => ({ name: d.name, points: d.curve, color: PALETTE[i % PALETTE.length], width: d.s.config.algorithm === "cdl" ? 2.5 : 1.5, dash: d.s.config.algorithm === "cdl" ? undefined : "5 3" })),
+  });
+  writeFileSync(join(outDir, "accuracy.svg"), chart);
+  const base = Object.entries(m.base).map(([k, v]) => `--${k} ${v}`).join(" ");
+  return [
+    `## ${m.title}`,
+    m.claim ? `\n${m.claim}\n` : "",
+    `Shared settings: \`${base}\` (every other setting at its default; see \`bench/paper/${file}\`).`,
+    "",
+    table(done),
+    "",
+    `![mean accuracy over time](results/${id}/accuracy.svg)`,
+    "",
+    `Per-run reports: ${done.map((d) => `[${d.name}](results/${id}/${d.name}/report.html)`).join(", ")}.`,
+    "",
+  ].join("\n");
+}
+
+const args = process.argv.slice(2);
+const oi = args.indexOf("--only"), ei = args.indexOf("--epochs");
+const only = oi >= 0 ? args[oi + 1] : undefined;
+const epochs = ei >= 0 ? Number(args[ei + 1]) : undefined;
+const named = args.filter((a, i) => !a.startsWith("--") && i !== oi + 1 && i !== ei + 1);
+const manifests = named.length ? named.map((n) => (n.endsWith(".json") ? n : `${n}.json`)) :
+  readdirSync(here).filter((f) => f.endsWith(".json") && !f.startsWith("claim")).sort();
+for (const f of manifests) if (!existsSync(join(here, f))) { console.error(`no manifest bench/paper/${f}`); process.exit(2); }
+const info = runtimeInfo();
+const cache = new Map<string, Dataset>();
+const sections: string[] = [];
+for (const f of manifests) sections.push(await runManifest(f, only, epochs, cache));
+const md = [
+  "# Paper experiments: results",
+  "",
+  `Measured ${new Date().toISOString().slice(0, 10)} with \`npm run paper -- ${args.join(" ")}\` on ${info.runtime} ${info.runtimeVersion}, ${info.cpu} (${info.cores} cores; one thread), engine ${info.engineVersion}.`,
+  "Accuracy is every node's final model on the full test set; θ̄ is the mean of the nodes' models. Virtual time is the simulation's clock (see the README).",
+  "",
+  ...sections,
+].join("\n");
+writeFileSync(join(here, "RESULTS.md"), md);
+console.log(md);
