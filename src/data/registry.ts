@@ -2,7 +2,7 @@
 // Search order per dataset is defined by its loader module; this file adds the repo root, the
 // user-facing command to get a missing dataset, and error messages naming the allowed names.
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
+import { repoRoot } from "../runtime.ts";
 import type { Dataset } from "./dataset.ts";
 import { cifar10Dirs, loadCifar10, locateCifar10 } from "./cifar10.ts";
 import { DEBIAN_FASHION_MNIST_DIR, fashionMnistDirs, loadFashionMnist, locateFashionMnist } from "./fashion-mnist.ts";
@@ -11,6 +11,7 @@ import { loadMnist, loadMnist10k, locateMnist, locateMnist10k } from "./mnist.ts
 import { makeSyntheticCifar, type SyntheticOptions } from "./synthetic.ts";
 
 export { DatasetError };
+export { repoRoot };
 
 export type DatasetName = "mnist-10k" | "mnist" | "fashion-mnist" | "cifar10" | "synthetic-cifar";
 
@@ -56,10 +57,6 @@ export interface Location {
   readonly hint: string;
 }
 
-/** The repository (or installed package) root: two levels above src/data/, three above dist/src/data/. */
-export function repoRoot(): string {
-  return fileURLToPath(new URL(import.meta.url.includes("/dist/") ? "../../../" : "../../", import.meta.url));
-}
 
 /** The info of `name`, or a DatasetError listing the allowed names. */
 export function datasetInfo(name: string): DatasetInfo {
