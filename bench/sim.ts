@@ -1,0 +1,229 @@
+// Simulation cost (issue 3's targets): how much a consensus run costs beyond the training it does,
+// and whether large networks fit in memory.
+//   overhead   a 16-node `cdl` run (ring, iid, drop 0.2, link MTBF 20 s / MTTR 5 s) against
+//              single-model training (trainCentralized: same model, batch, dataset, lr) in the
+//              same process. cdl throughput = all nodes' samples / (wall − evaluation) of the run,
+//              i.e. everything but evaluation counts against it: building the world, scheduling,
+//              snapshots, mixing, writing the outputs. Single-model throughput is measured in two
+//              halves, before and after the cdl run, so drift on a shared machine hits both sides.
+//              Overhead = 1 − cdl / single; target < 10% for lenet; mlp (tiny steps) for information.
+//   memory     child processes (`--child lenet100`, `--child mlp1000`) that run a 100-node lenet
+//              and a 1,000-node mlp on a tiny budget and print their peak RSS (maxRSS) as JSON.
+// Not a test: nothing here gates on absolute time.
+// Usage: npm run build && node dist/bench/sim.js        (--child NAME: a child's job)
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import os from "node:os";
+import { join } from "node:path";
+import { fileURLToPath, pathToFileURL } from "node:url";
+import type { Dataset } from "../src/data/dataset.ts";
+import { loadDataset } from "../src/data/registry.ts";
+import { runConfig, type RunConfig } from "../src/experiment/config.ts";
+import { runExperiment, type RunSummary } from "../src/experiment/run.ts";
+import type { PresetName } from "../src/nn/spec.ts";
+import { trainCentralized } from "../src/train.ts";
+
+const BATCH = 32;
+const LR = 0.05;
+/** A child that has not finished in this many seconds counts as not completing. */
+export const CHILD_TIMEOUT_S = 900;
+
+/** The unreliable 16-node network of the overhead measurement; the budget is set per model. */
+const NETWORK: Partial<RunConfig> = {
+  dataset: "mnist-10k", nodes: 16, topology: "ring", split: "iid", algorithm: "cdl",
+  drop: 0.2, linkMtbf: 20, linkMttr: 5, batch: BATCH, lr: LR, seed: 1,
+  // Two evaluation points (t = 0 and the end) on 100 samples, final evaluation on 200: all excluded anyway.
+  evalEvery: 1e9, evalSamples: 100, testLimit: 200,
+};
+
+/** Per-model budget: 7,680 = 16 × 480 training samples, so every node's batches are full; the
+ * single-model side trains on the same 7,680 samples for the same epochs (even: half before, half after). */
+const BUDGET: Record<"lenet" | "mlp", { trainLimit: number; epochs: number }> = {
+  lenet: { trainLimit: 7680, epochs: 2 },
+  mlp: { trainLimit: 7680, epochs: 20 },
+};
+
+export interface OverheadResult {
+  model: string;
+  nodes: number;
+  samples: number;
+  /** Single-model training samples/s (trainCentralized, evaluation excluded), both halves together. */
+  singleSamplesPerSecond: number;
+  /** The two halves separately (before, after the cdl run), to show the drift. */
+  singleHalves: [number, number];
+  /** All nodes' samples / (wallSeconds − evalSeconds) of the cdl run. */
+  cdlSamplesPerSecond: number;
+  /** The run's own figure: samples per second of its training steps alone. */
+  cdlStepSamplesPerSecond: number;
+  wallSeconds: number;
+  evalSeconds: number;
+  trainSeconds: number;
+  /** 1 − cdl / single. */
+  overhead: number;
+  /** The summary's simulationOverhead: share of the algorithm loop's wall time (evaluation excluded) outside training steps. */
+  summaryOverhead: number;
+  messages: { sent: number; delivered: number; dropped: number };
+}
+
+/** A scratch output directory for runExperiment, removed by the caller. */
+function scratchOut(): string {
+  return mkdtempSync(join(os.tmpdir(), "cdl-bench-sim-"));
+}
+
+async function singleModel(ds: Dataset, model: PresetName, trainLimit: number, epochs: number): Promise<{ sps: number; seconds: number; samples: number }> {
+  const r = await trainCentralized(ds, {
+    model, epochs, batch: BATCH, sgd: { lr: LR, momentum: 0, weightDecay: 0 }, seed: 1, flavor: "simd", init: "he",
+    trainLimit, testLimit: 1, augment: false,
+  });
+  return { sps: r.samplesPerSecond, seconds: r.trainSeconds, samples: r.samples };
+}
+
+/** The 16-node cdl run of `model` against single-model training bracketing it. */
+export async function measureOverhead(ds: Dataset, model: "lenet" | "mlp"): Promise<OverheadResult> {
+  const budget = BUDGET[model];
+  const out = scratchOut();
+  try {
+    const cfg = runConfig({ ...NETWORK, model, ...budget, out });
+    const samplesPerNode = Math.round((cfg.epochs * budget.trainLimit) / cfg.nodes);
+    if (samplesPerNode % BATCH !== 0) throw new Error(`sim bench: ${samplesPerNode} samples per node is not a whole number of batches`);
+    if (budget.epochs % 2 !== 0) throw new Error("sim bench: the epochs of a budget must be even (single-model training runs half before, half after)");
+    await singleModel(ds, model, 4 * BATCH, 1); // warm-up: compile the engine's code paths once
+    const a = await singleModel(ds, model, budget.trainLimit, budget.epochs / 2);
+    const s: RunSummary = await runExperiment(cfg, { dataset: ds });
+    const b = await singleModel(ds, model, budget.trainLimit, budget.epochs / 2);
+    const samples = s.steps.perNode.reduce((x, y) => x + y, 0) * BATCH;
+    const single = (a.samples + b.samples) / (a.seconds + b.seconds);
+    const cdl = samples / (s.wallSeconds - s.evalSeconds);
+    return {
+      model, nodes: cfg.nodes, samples, singleSamplesPerSecond: single, singleHalves: [a.sps, b.sps],
+      cdlSamplesPerSecond: cdl, cdlStepSamplesPerSecond: s.samplesPerSecond,
+      wallSeconds: s.wallSeconds, evalSeconds: s.evalSeconds, trainSeconds: s.trainSeconds,
+      overhead: 1 - cdl / single, summaryOverhead: s.simulationOverhead,
+      messages: { sent: s.messages.sent, delivered: s.messages.delivered, dropped: s.messages.dropped },
+    };
+  } finally {
+    rmSync(out, { recursive: true, force: true });
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Memory: large networks in child processes
+
+/** The child runs: a tiny budget (one or two steps per node), tiny evaluation. */
+const CHILDREN = {
+  /** 100 lenet nodes, 32 samples each. */
+  lenet100: { dataset: "mnist-10k", model: "lenet", nodes: 100, trainLimit: 3200 },
+  /** 1,000 mlp nodes, 32 samples each (full MNIST: mnist-10k has only 8,000 training samples). */
+  mlp1000: { dataset: "mnist", model: "mlp", nodes: 1000, trainLimit: 32000 },
+} satisfies Record<string, Partial<RunConfig>>;
+export type ChildName = keyof typeof CHILDREN;
+
+export interface ChildResult {
+  name: ChildName;
+  nodes: number;
+  model: string;
+  /** Whether the child exited 0 and printed its result. */
+  completed: boolean;
+  /** Child's whole-life peak resident set (maxRSS), MB; NaN if it failed before printing. */
+  peakRssMB: number;
+  /** Child's wall time from start to exit, s (spawn included). */
+  wallSeconds: number;
+  /** runExperiment's own figures, when completed. */
+  runWallSeconds: number;
+  trainSeconds: number;
+  evalSeconds: number;
+  /** RSS right after the world is built and at the end of the run, MB. */
+  builtRssMB: number;
+  /** First lines of the error when it did not complete. */
+  error?: string;
+}
+
+/** The child's job: one run of CHILDREN[name]; prints its figures and maxRSS as one JSON line. */
+async function child(name: ChildName): Promise<void> {
+  const spec = CHILDREN[name];
+  const out = scratchOut();
+  try {
+    const ds = await loadDataset(spec.dataset);
+    let builtRssMB = NaN;
+    const s = await runExperiment(runConfig({
+      ...NETWORK, ...spec, epochs: 1, evalSamples: 50, testLimit: 200, out,
+    }), { dataset: ds, onStart: () => { builtRssMB = process.memoryUsage().rss / 2 ** 20; } });
+    // maxRSS is in kilobytes.
+    console.log(JSON.stringify({
+      peakRssMB: (process.resourceUsage().maxRSS * 1024) / 2 ** 20, builtRssMB,
+      runWallSeconds: s.wallSeconds, trainSeconds: s.trainSeconds, evalSeconds: s.evalSeconds,
+    }));
+  } finally {
+    rmSync(out, { recursive: true, force: true });
+  }
+}
+
+export function measureChild(name: ChildName): ChildResult {
+  const spec = CHILDREN[name];
+  const t0 = performance.now();
+  const c = spawnSync(process.execPath, [fileURLToPath(import.meta.url), "--child", name], { encoding: "utf8", timeout: CHILD_TIMEOUT_S * 1000 });
+  const wallSeconds = (performance.now() - t0) / 1000;
+  const base = { name, nodes: spec.nodes, model: spec.model, wallSeconds };
+  const last = c.stdout?.trim().split("\n").pop() ?? "";
+  if (c.status === 0 && last.startsWith("{")) return { ...base, completed: true, ...JSON.parse(last) };
+  const why = c.error ? c.error.message : c.signal ? `killed by ${c.signal}` : `exit status ${c.status}`;
+  const err = (c.stderr ?? "").trim().split("\n").filter((l) => l.trim()).slice(0, 4).join(" | ");
+  return { ...base, completed: false, peakRssMB: NaN, runWallSeconds: NaN, trainSeconds: NaN, evalSeconds: NaN, builtRssMB: NaN, error: `${why}${err ? `: ${err}` : ""}` };
+}
+
+// ---------------------------------------------------------------------------------------------
+
+export interface SimResult {
+  overhead: OverheadResult[];
+  children: ChildResult[];
+}
+
+export async function runSimBench(): Promise<SimResult> {
+  const ds = await loadDataset("mnist-10k");
+  const overhead = [await measureOverhead(ds, "lenet"), await measureOverhead(ds, "mlp")];
+  return { overhead, children: [measureChild("lenet100"), measureChild("mlp1000")] };
+}
+
+export const RSS_TARGET_MB = 2048;
+export const OVERHEAD_TARGET = 0.1;
+
+export function formatSim(r: SimResult): string {
+  const pct = (x: number) => `${(100 * x).toFixed(1)}%`;
+  const head = ["model", "nodes", "samples", "single samples/s (halves)", "cdl samples/s", "cdl/single", "overhead", "summary overhead", "cdl step-only samples/s", "wall / eval / train s"];
+  const body = r.overhead.map((o) => [o.model, String(o.nodes), String(o.samples),
+    `${o.singleSamplesPerSecond.toFixed(0)} (${o.singleHalves.map((x) => x.toFixed(0)).join(", ")})`, o.cdlSamplesPerSecond.toFixed(0),
+    (o.cdlSamplesPerSecond / o.singleSamplesPerSecond).toFixed(3), pct(o.overhead), pct(o.summaryOverhead),
+    o.cdlStepSamplesPerSecond.toFixed(0), `${o.wallSeconds.toFixed(1)} / ${o.evalSeconds.toFixed(1)} / ${o.trainSeconds.toFixed(1)}`]);
+  const w = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i].length)));
+  const line = (cells: string[]) => cells.map((c, i) => (i ? c.padStart(w[i]) : c.padEnd(w[i]))).join("  ");
+  const lenet = r.overhead.find((o) => o.model === "lenet");
+  const lines = [
+    `simulation overhead: 16-node cdl (ring, iid, drop 0.2, link MTBF 20 s / MTTR 5 s, batch ${BATCH}, mnist-10k) vs single-model training, same process`,
+    line(head), line(w.map((n) => "-".repeat(n))), ...body.map(line),
+    lenet ? `lenet overhead ${pct(lenet.overhead)}: ${lenet.overhead < OVERHEAD_TARGET ? "PASS" : "MISSED"} (target < ${pct(OVERHEAD_TARGET)}; mlp for information)` : "",
+    "",
+    "large networks, one child process each, 32 samples per node, evaluation on 50 / final 200 test samples:",
+  ];
+  for (const c of r.children) {
+    if (!c.completed) { lines.push(`  ${c.name}: ${c.nodes} ${c.model} nodes FAILED after ${c.wallSeconds.toFixed(1)} s: ${c.error}`); continue; }
+    lines.push(`  ${c.name}: ${c.nodes} ${c.model} nodes completed in ${c.wallSeconds.toFixed(1)} s (run ${c.runWallSeconds.toFixed(1)} s, eval ${c.evalSeconds.toFixed(1)} s, train ${c.trainSeconds.toFixed(1)} s);`
+      + ` peak RSS ${c.peakRssMB.toFixed(0)} MB (after building the world ${c.builtRssMB.toFixed(0)} MB)`
+      + (c.name === "lenet100" ? `: ${c.peakRssMB < RSS_TARGET_MB ? "PASS" : "MISSED"} (target < ${RSS_TARGET_MB} MB)` : ""));
+  }
+  return lines.join("\n");
+}
+
+const direct = process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href;
+if (direct) {
+  if (process.argv[2] === "--child") {
+    const name = process.argv[3] as ChildName;
+    if (!(name in CHILDREN)) throw new Error(`--child: expected one of ${Object.keys(CHILDREN).join(", ")}, got ${name}`);
+    await child(name);
+  } else {
+    console.log(`runtime ${process.version}, CPU ${os.cpus()[0]?.model ?? "?"}, one thread`);
+    console.log(`command: node ${process.argv.slice(1).map((a) => a.split("/").slice(-3).join("/")).join(" ")}\n`);
+    const t0 = performance.now();
+    console.log(formatSim(await runSimBench()));
+    console.log(`\n${((performance.now() - t0) / 1000).toFixed(0)} s.`);
+  }
+}
