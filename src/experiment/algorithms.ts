@@ -98,16 +98,21 @@ function runAsync(w: World, h: Hooks): number {
     }
     const s = nodes[e.node];
     if (!network.isUp(s.id, t)) { scheduleStep(s.id, t); continue; } // crashed mid-step: the step is lost
-    timedStep(w, s, h);
+    // After its learning budget a node keeps agreeing and sharing for --agree-steps step times,
+    // learning nothing (no samples): the final agreement phase.
+    const learning = s.steps < s.budgetSteps;
+    if (learning) timedStep(w, s, h);
+    else s.agreeSteps++;
     end = t;
-    const last = s.steps >= s.budgetSteps;
-    const share = sends && (s.steps % S === 0 || last);
+    const tick = s.steps + s.agreeSteps;
+    const last = s.steps >= s.budgetSteps && (!sends || s.agreeSteps >= cfg.agreeSteps);
+    const share = sends && (tick % S === 0 || last || !learning);
     // The snapshot is taken after learning and before agreeing (--snapshot post-learn, the
     // default): a neighbour then mixes in this step's gradient at full weight. Taken after the
     // consensus step instead (post-agree), it carries the gradient already scaled by w_ii, and
     // the network average learns at w_ii·lr rather than lr (1/10 of it on a 10-node complete graph).
     const early = share && cfg.snapshot === "post-learn" ? snapshot(w, s, t) : null;
-    if (alg === "cdl" && (s.steps % K === 0 || last)) consensus(w, s, t);
+    if (alg === "cdl" && (tick % K === 0 || last || !learning)) consensus(w, s, t);
     if (share) {
       const snap = early ?? snapshot(w, s, t);
       for (const j of w.topology.adj[s.id]) {
@@ -184,10 +189,14 @@ function runDpsgd(w: World, h: Hooks): number {
   const nextEval = { t: 0 };
   let t = 0;
   evalUpTo(h, nextEval, t);
-  while (nodes.some((s) => s.steps < s.budgetSteps) && t <= cfg.timeLimit) {
+  const learning = () => nodes.some((s) => s.steps < s.budgetSteps);
+  // After the learning budgets, --agree-steps rounds of exchange and mixing without learning.
+  while ((learning() || nodes[0].agreeSteps < cfg.agreeSteps) && t <= cfg.timeLimit) {
+    const agreeing = !learning();
     let barrier = t;
     const alive: NodeState[] = [];
     for (const s of nodes) {
+      if (agreeing) s.agreeSteps++;
       if (!network.isUp(s.id, t)) continue;
       const done = trainFor(w, network, s, cfg.localSteps, t, h);
       if (done === null) continue;

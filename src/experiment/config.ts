@@ -32,6 +32,8 @@ export interface RunConfig {
   localSteps: number;
   /** Send a snapshot of θ to every neighbour every this many local steps. Default 1. [ours] */
   shareEvery: number;
+  /** Step times each node keeps agreeing and sharing after its learning budget, learning nothing. Default 0. [ours] */
+  agreeSteps: number;
   /** When the shared snapshot of θ is taken: after the local steps (post-learn, default) or after the consensus step (post-agree). [ours] */
   snapshot: "post-learn" | "post-agree";
   /** Ignore a neighbour's snapshot older than this many virtual seconds (by send time). Default 5. [ours] */
@@ -65,6 +67,8 @@ export interface RunConfig {
   lr: number;
   /** Learning-rate schedule over each node's budget: constant, or linear decay to 0. [ours] */
   lrSchedule: "constant" | "linear";
+  /** Fraction of each node's budget over which the rate ramps up linearly from 0 (large-batch warmup). Default 0. [ours] */
+  warmup: number;
   momentum: number;
   weightDecay: number;
   /** Seed of every random choice. */
@@ -92,6 +96,7 @@ export const RUN_FLAGS: FlagTable = {
   epsilon: { type: "number", help: "laplacian step size ε (default 1/(Δ+1); must satisfy 0 < ε ≤ 1/Δ)" },
   "local-steps": { type: "int", default: 1, min: 1, help: "K: local SGD steps between consensus steps" },
   "share-every": { type: "int", default: 1, min: 1, help: "send θ to neighbours every S local steps" },
+  "agree-steps": { type: "int", default: 0, min: 0, help: "after the learning budget, keep agreeing for this many step times (cdl, on-receive, dpsgd)" },
   snapshot: { type: "string", default: "post-learn", allowed: ["post-learn", "post-agree"], help: "take the shared θ after learning or after the consensus step" },
   "max-staleness": { type: "number", default: 5, min: 0, help: "ignore snapshots older than this (virtual s)" },
   drop: { type: "number", default: 0, min: 0, max: 1, help: "per-message drop probability" },
@@ -113,6 +118,7 @@ export const RUN_FLAGS: FlagTable = {
   "eval-samples": { type: "int", default: 1000, min: 1, help: "test subset size at evaluation points" },
   batch: { type: "int", default: 32, min: 1, max: 4096, help: "minibatch size" },
   lr: { type: "number", default: 0.05, min: 0, help: "SGD learning rate" },
+  warmup: { type: "number", default: 0, min: 0, max: 1, help: "fraction of the budget over which the learning rate ramps up from 0" },
   "lr-schedule": { type: "string", default: "constant", allowed: ["constant", "linear"], help: "learning rate over each node's budget: constant, or linear decay to 0" },
   momentum: { type: "number", default: 0, min: 0, max: 0.999, help: "SGD momentum (local state, never sent)" },
   "weight-decay": { type: "number", default: 0, min: 0, help: "L2 weight decay" },

@@ -23,7 +23,7 @@ import type { RunConfig } from "./config.ts";
 /** A parameter snapshot in flight or in an inbox: immutable, shared by all its recipients. */
 export interface Snapshot {
   readonly from: number;
-  /** The sender's local step count when it was taken. */
+  /** The sender's step count (learning + agreement steps) when it was taken: newer replaces older. */
   readonly step: number;
   readonly sentAt: number;
   readonly theta: Float32Array;
@@ -45,6 +45,8 @@ export interface NodeState {
   readonly augRng: Rng;
   steps: number;
   readonly budgetSteps: number;
+  /** Step times spent in the final agreement phase (after the learning budget). */
+  agreeSteps: number;
   done: boolean;
   /** Latest snapshot from each neighbour, newest by sender step. */
   readonly inbox: Map<number, Snapshot>;
@@ -136,7 +138,7 @@ export async function buildWorld(cfg: RunConfig, preloaded?: Dataset): Promise<W
     nodes.push({
       id: i, params, shard: parts[i], order: shuffleRng.shuffle(parts[i].slice()), cursor: 0,
       shuffleRng, dropoutRng: streams.fork(2), augRng: streams.fork(3),
-      steps: 0, budgetSteps, done: false, inbox: new Map(), lossSum: 0, lossCount: 0, stale: 0, rejected: 0, consensusSteps: 0,
+      steps: 0, budgetSteps, agreeSteps: 0, done: false, inbox: new Map(), lossSum: 0, lossCount: 0, stale: 0, rejected: 0, consensusSteps: 0,
     });
   }
 
@@ -156,6 +158,13 @@ export async function buildWorld(cfg: RunConfig, preloaded?: Dataset): Promise<W
   };
 }
 
+/** The learning rate of local step `step` (0-based) of a budget: warmup ramp, then constant or linear decay. */
+export function learningRate(cfg: Pick<RunConfig, "lr" | "lrSchedule" | "warmup">, step: number, budget: number): number {
+  const decay = cfg.lrSchedule === "linear" ? 1 - step / budget : 1;
+  const ramp = cfg.warmup > 0 ? Math.min(1, (step + 1) / (cfg.warmup * budget)) : 1;
+  return cfg.lr * Math.min(decay, ramp);
+}
+
 /** One local SGD step of node s on its next minibatch; returns the batch loss. */
 export function localStep(w: World, s: NodeState): number {
   const { net, ds, cfg } = w;
@@ -166,7 +175,7 @@ export function localStep(w: World, s: NodeState): number {
   const B = Math.min(cfg.batch, s.order.length - s.cursor);
   net.loadBatch(ds, ds.train, s.order, s.cursor, B, cfg.augment ? { augment: { rng: s.augRng } } : undefined);
   s.cursor += B;
-  const lr = cfg.lrSchedule === "linear" ? cfg.lr * (1 - s.steps / s.budgetSteps) : cfg.lr;
+  const lr = learningRate(cfg, s.steps, s.budgetSteps);
   const loss = net.trainStep(s.params, B, { lr, momentum: cfg.momentum, weightDecay: cfg.weightDecay }, s.dropoutRng);
   if (!Number.isFinite(loss)) {
     throw new ConfigError(`node ${s.id} diverged at local step ${s.steps + 1} (loss ${loss}): lower --lr (now ${cfg.lr})`);
@@ -191,7 +200,7 @@ export function mix(w: World, s: NodeState, self: number, peers: readonly { thet
 export function snapshot(w: World, s: NodeState, now: number): Snapshot {
   const theta = s.params.theta;
   const finite = w.net.engine.kernels.nonfinite_f32(theta.ptr, w.plan.numParams) === 0;
-  return { from: s.id, step: s.steps, sentAt: now, theta: theta.view.slice(), finite };
+  return { from: s.id, step: s.steps + s.agreeSteps, sentAt: now, theta: theta.view.slice(), finite };
 }
 
 /** Mean model θ̄ into w.mean and each node's distance ‖θ_i − θ̄‖. */
