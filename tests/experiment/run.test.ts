@@ -8,6 +8,7 @@ import { join } from "node:path";
 import { runConfig, type RunConfig } from "../../src/experiment/config.ts";
 import { runExperiment, type RunOptions } from "../../src/experiment/run.ts";
 import { loadDataset } from "../../src/data/registry.ts";
+import { learningRate } from "../../src/experiment/world.ts";
 import { ConfigError } from "../../src/errors.ts";
 
 const mnist = await loadDataset("mnist-10k");
@@ -82,6 +83,24 @@ test("every algorithm runs to its budget on the same world", async () => {
     assert.ok(s.steps.perNode.every((x) => x === budget), `${algorithm}: every node used its budget (${s.steps.perNode} of ${budget})`);
     assert.ok(s.accuracy.mean > 0.1 && s.accuracy.mean <= 1, `${algorithm}: accuracy ${s.accuracy.mean}`);
   }
+});
+
+test("--agree-steps: the final agreement phase brings the nodes together without learning", async () => {
+  const base = { drop: 0, linkMtbf: Infinity, epochs: 2 };
+  const a = await run(small(base));
+  const b = await run(small({ ...base, agreeSteps: 40 }));
+  assert.equal(b.steps.perNode, a.steps.perNode, "same learning budget");
+  assert.ok(b.consensusDistance.max < 0.2 * a.consensusDistance.max, `distance ${b.consensusDistance.max} vs ${a.consensusDistance.max}`);
+  assert.ok(b.messages.sent > a.messages.sent);
+});
+
+test("learningRate: warmup ramp, then constant or linear decay to 0", () => {
+  const c = { lr: 0.1, lrSchedule: "linear" as const, warmup: 0.2 };
+  assert.ok(Math.abs(learningRate(c, 0, 100) - 0.005) < 1e-12);
+  assert.ok(Math.abs(learningRate(c, 19, 100) - 0.081) < 1e-12, "the ramp meets the decay line");
+  assert.ok(Math.abs(learningRate(c, 50, 100) - 0.05) < 1e-12);
+  assert.ok(learningRate(c, 99, 100) > 0 && learningRate(c, 99, 100) < 0.0011);
+  assert.is(learningRate({ lr: 0.1, lrSchedule: "constant", warmup: 0 }, 99, 100), 0.1);
 });
 
 async function rejects(cfg: Partial<RunConfig>, pattern: RegExp) {
