@@ -4,9 +4,10 @@
 //              single-model training (trainCentralized: same model, batch, dataset, lr) in the
 //              same process. cdl throughput = all nodes' samples / (wall − evaluation) of the run,
 //              i.e. everything but evaluation counts against it: building the world, scheduling,
-//              snapshots, mixing, writing the outputs. Single-model throughput is measured in two
-//              halves, before and after the cdl run, so drift on a shared machine hits both sides.
-//              Overhead = 1 − cdl / single; target < 10% for lenet; mlp (tiny steps) for information.
+//              snapshots, mixing, writing the outputs. Two cdl runs alternate with three single-model
+//              blocks, so drift on a shared machine hits both sides. Overhead = 1 − cdl / single;
+//              target < 10% for lenet; mlp (tiny steps) for information. The cdl runs' non-step
+//              share, 1 − train / (wall − eval), is the same split within one time window.
 //   memory     child processes (`--child lenet100`, `--child mlp1000`) that run a 100-node lenet
 //              and a 1,000-node mlp on a tiny budget and print their peak RSS (maxRSS) as JSON.
 // Not a test: nothing here gates on absolute time.
@@ -36,31 +37,38 @@ const NETWORK: Partial<RunConfig> = {
   evalEvery: 1e9, evalSamples: 100, testLimit: 200,
 };
 
-/** Per-model budget: 7,680 = 16 × 480 training samples, so every node's batches are full; the
- * single-model side trains on the same 7,680 samples for the same epochs (even: half before, half after). */
+/** Per-model budget of one cdl run: 7,680 = 16 × 480 training samples, so every node's batches
+ * are full. Each single-model block trains on the same 7,680 samples for the same epochs. */
 const BUDGET: Record<"lenet" | "mlp", { trainLimit: number; epochs: number }> = {
-  lenet: { trainLimit: 7680, epochs: 2 },
-  mlp: { trainLimit: 7680, epochs: 20 },
+  lenet: { trainLimit: 7680, epochs: 1 },
+  mlp: { trainLimit: 7680, epochs: 10 },
 };
+/** cdl runs per model, alternating with ROUNDS + 1 single-model blocks (S C S C S): on a shared
+ * machine the speed drifts by ±15% over tens of seconds, and alternating puts both sides in it. */
+const ROUNDS = 2;
 
 export interface OverheadResult {
   model: string;
   nodes: number;
   samples: number;
-  /** Single-model training samples/s (trainCentralized, evaluation excluded), both halves together. */
+  /** Single-model training samples/s (trainCentralized, evaluation excluded), all blocks pooled. */
   singleSamplesPerSecond: number;
-  /** The two halves separately (before, after the cdl run), to show the drift. */
-  singleHalves: [number, number];
-  /** All nodes' samples / (wallSeconds − evalSeconds) of the cdl run. */
+  /** Each single-model block's and each cdl run's samples/s, in order, to show the drift. */
+  singleBlocks: number[];
+  cdlRuns: number[];
+  /** All nodes' samples / (wallSeconds − evalSeconds), the cdl runs pooled. */
   cdlSamplesPerSecond: number;
-  /** The run's own figure: samples per second of its training steps alone. */
+  /** The runs' own figure: samples per second of their training steps alone, pooled. */
   cdlStepSamplesPerSecond: number;
   wallSeconds: number;
   evalSeconds: number;
   trainSeconds: number;
   /** 1 − cdl / single. */
   overhead: number;
-  /** The summary's simulationOverhead: share of the algorithm loop's wall time (evaluation excluded) outside training steps. */
+  /** 1 − trainSeconds / (wall − eval) of the cdl runs: the share of their wall time outside training
+   * steps. Same time window on both sides, so far less noisy than `overhead`. */
+  nonStepOverhead: number;
+  /** The summaries' simulationOverhead (algorithm loop only, evaluation excluded), mean of the runs. */
   summaryOverhead: number;
   messages: { sent: number; delivered: number; dropped: number };
 }
@@ -78,7 +86,7 @@ async function singleModel(ds: Dataset, model: PresetName, trainLimit: number, e
   return { sps: r.samplesPerSecond, seconds: r.trainSeconds, samples: r.samples };
 }
 
-/** The 16-node cdl run of `model` against single-model training bracketing it. */
+/** ROUNDS 16-node cdl runs of `model`, alternating with single-model blocks. */
 export async function measureOverhead(ds: Dataset, model: "lenet" | "mlp"): Promise<OverheadResult> {
   const budget = BUDGET[model];
   const out = scratchOut();
@@ -86,20 +94,27 @@ export async function measureOverhead(ds: Dataset, model: "lenet" | "mlp"): Prom
     const cfg = runConfig({ ...NETWORK, model, ...budget, out });
     const samplesPerNode = Math.round((cfg.epochs * budget.trainLimit) / cfg.nodes);
     if (samplesPerNode % BATCH !== 0) throw new Error(`sim bench: ${samplesPerNode} samples per node is not a whole number of batches`);
-    if (budget.epochs % 2 !== 0) throw new Error("sim bench: the epochs of a budget must be even (single-model training runs half before, half after)");
     await singleModel(ds, model, 4 * BATCH, 1); // warm-up: compile the engine's code paths once
-    const a = await singleModel(ds, model, budget.trainLimit, budget.epochs / 2);
-    const s: RunSummary = await runExperiment(cfg, { dataset: ds });
-    const b = await singleModel(ds, model, budget.trainLimit, budget.epochs / 2);
-    const samples = s.steps.perNode.reduce((x, y) => x + y, 0) * BATCH;
-    const single = (a.samples + b.samples) / (a.seconds + b.seconds);
-    const cdl = samples / (s.wallSeconds - s.evalSeconds);
+    const singles = [await singleModel(ds, model, budget.trainLimit, budget.epochs)];
+    const runs: RunSummary[] = [];
+    for (let r = 0; r < ROUNDS; r++) {
+      runs.push(await runExperiment(cfg, { dataset: ds }));
+      singles.push(await singleModel(ds, model, budget.trainLimit, budget.epochs));
+    }
+    const sum = (xs: number[]) => xs.reduce((x, y) => x + y, 0);
+    const samplesOf = (s: RunSummary) => sum(s.steps.perNode) * BATCH;
+    const samples = sum(runs.map(samplesOf));
+    const wall = sum(runs.map((s) => s.wallSeconds)), evalS = sum(runs.map((s) => s.evalSeconds)), train = sum(runs.map((s) => s.trainSeconds));
+    const single = sum(singles.map((x) => x.samples)) / sum(singles.map((x) => x.seconds));
+    const cdl = samples / (wall - evalS);
     return {
-      model, nodes: cfg.nodes, samples, singleSamplesPerSecond: single, singleHalves: [a.sps, b.sps],
-      cdlSamplesPerSecond: cdl, cdlStepSamplesPerSecond: s.samplesPerSecond,
-      wallSeconds: s.wallSeconds, evalSeconds: s.evalSeconds, trainSeconds: s.trainSeconds,
-      overhead: 1 - cdl / single, summaryOverhead: s.simulationOverhead,
-      messages: { sent: s.messages.sent, delivered: s.messages.delivered, dropped: s.messages.dropped },
+      model, nodes: cfg.nodes, samples, singleSamplesPerSecond: single, singleBlocks: singles.map((x) => x.sps),
+      cdlRuns: runs.map((s) => samplesOf(s) / (s.wallSeconds - s.evalSeconds)),
+      cdlSamplesPerSecond: cdl, cdlStepSamplesPerSecond: samples / train,
+      wallSeconds: wall, evalSeconds: evalS, trainSeconds: train,
+      overhead: 1 - cdl / single, nonStepOverhead: 1 - train / (wall - evalS),
+      summaryOverhead: sum(runs.map((s) => s.simulationOverhead)) / runs.length,
+      messages: { sent: sum(runs.map((s) => s.messages.sent)), delivered: sum(runs.map((s) => s.messages.delivered)), dropped: sum(runs.map((s) => s.messages.dropped)) },
     };
   } finally {
     rmSync(out, { recursive: true, force: true });
@@ -189,16 +204,18 @@ export const OVERHEAD_TARGET = 0.1;
 
 export function formatSim(r: SimResult): string {
   const pct = (x: number) => `${(100 * x).toFixed(1)}%`;
-  const head = ["model", "nodes", "samples", "single samples/s (halves)", "cdl samples/s", "cdl/single", "overhead", "summary overhead", "cdl step-only samples/s", "wall / eval / train s"];
-  const body = r.overhead.map((o) => [o.model, String(o.nodes), String(o.samples),
-    `${o.singleSamplesPerSecond.toFixed(0)} (${o.singleHalves.map((x) => x.toFixed(0)).join(", ")})`, o.cdlSamplesPerSecond.toFixed(0),
-    (o.cdlSamplesPerSecond / o.singleSamplesPerSecond).toFixed(3), pct(o.overhead), pct(o.summaryOverhead),
+  const head = ["model", "cdl samples", "single samples/s (blocks)", "cdl samples/s (runs)", "cdl/single", "overhead", "non-step share", "summary overhead", "cdl step-only samples/s", "wall / eval / train s"];
+  const list = (xs: number[]) => xs.map((x) => x.toFixed(0)).join(", ");
+  const body = r.overhead.map((o) => [o.model, String(o.samples),
+    `${o.singleSamplesPerSecond.toFixed(0)} (${list(o.singleBlocks)})`, `${o.cdlSamplesPerSecond.toFixed(0)} (${list(o.cdlRuns)})`,
+    (o.cdlSamplesPerSecond / o.singleSamplesPerSecond).toFixed(3), pct(o.overhead), pct(o.nonStepOverhead), pct(o.summaryOverhead),
     o.cdlStepSamplesPerSecond.toFixed(0), `${o.wallSeconds.toFixed(1)} / ${o.evalSeconds.toFixed(1)} / ${o.trainSeconds.toFixed(1)}`]);
   const w = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i].length)));
   const line = (cells: string[]) => cells.map((c, i) => (i ? c.padStart(w[i]) : c.padEnd(w[i]))).join("  ");
   const lenet = r.overhead.find((o) => o.model === "lenet");
   const lines = [
-    `simulation overhead: 16-node cdl (ring, iid, drop 0.2, link MTBF 20 s / MTTR 5 s, batch ${BATCH}, mnist-10k) vs single-model training, same process`,
+    `simulation overhead: ${ROUNDS} runs of 16-node cdl (ring, iid, drop 0.2, link MTBF 20 s / MTTR 5 s, batch ${BATCH}, mnist-10k) alternating with ${ROUNDS + 1} blocks of single-model training`,
+    "overhead = 1 − cdl/single, cdl = samples / (wall − eval); non-step share = 1 − train / (wall − eval) of the cdl runs alone",
     line(head), line(w.map((n) => "-".repeat(n))), ...body.map(line),
     lenet ? `lenet overhead ${pct(lenet.overhead)}: ${lenet.overhead < OVERHEAD_TARGET ? "PASS" : "MISSED"} (target < ${pct(OVERHEAD_TARGET)}; mlp for information)` : "",
     "",
