@@ -4,43 +4,9 @@ import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { Rng } from "../../src/rng.ts";
 import { Arena } from "../../src/wasm/arena.ts";
-import { FLAVORS, loadEngine } from "../../src/wasm/loader.ts";
+import { loadEngines, buf, assertGuards, assertClose, normals } from "./harness.ts";
 
-const engines = await Promise.all(FLAVORS.map((flavor) => loadEngine({ flavor, memoryMB: 16 })));
-
-// --- buffers with guard zones: G floats of GUARD either side of every buffer (G = 4 keeps the
-// 16-byte alignment); outputs start filled with GUARD so a missed write shows too.
-const G = 4;
-const GUARD = -1234.5;
-interface Buf { ptr: number; view: Float32Array; full: Float32Array }
-function buf(arena: Arena, data: ArrayLike<number> | number): Buf {
-  const n = typeof data === "number" ? data : data.length;
-  const b = arena.f32(n + 2 * G);
-  b.view.fill(GUARD);
-  const view = b.view.subarray(G, G + n);
-  if (typeof data !== "number") view.set(data);
-  return { ptr: b.ptr + 4 * G, view, full: b.view };
-}
-function assertGuards(b: { full: Float32Array | Int32Array }, what: string) {
-  const g = b.full instanceof Int32Array ? Math.trunc(GUARD) : GUARD;
-  for (let i = 0; i < G; i++) {
-    assert.ok(b.full[i] === g && b.full[b.full.length - 1 - i] === g, `${what}: wrote outside its region`);
-  }
-}
-function maxDiff(got: ArrayLike<number>, want: ArrayLike<number>) {
-  let diff = 0, at = -1;
-  for (let i = 0; i < want.length; i++) {
-    const d = Math.abs(got[i] - want[i]);
-    if (!(d <= diff)) { diff = d; at = i; } // NaN counts as the largest difference
-  }
-  return { diff, at };
-}
-function assertClose(got: ArrayLike<number>, want: ArrayLike<number>, tol: number, what: string) {
-  assert.is(got.length, want.length, `${what}: length`);
-  const { diff, at } = maxDiff(got, want);
-  assert.ok(diff <= tol, `${what}: max |diff| ${diff} at ${at} (got ${got[at]}, want ${want[at]}), tol ${tol}`);
-}
-const normals = (rng: Rng, n: number) => Float64Array.from({ length: n }, () => rng.normal());
+const engines = await loadEngines(16);
 
 // Odd sizes around the 4-lane body, and a parameter-vector-like size (lenet has ~1.2M; 20k + 3 keeps the suite fast).
 const SIZES = [0, 1, 3, 4, 5, 17, 20_003];
