@@ -60,7 +60,8 @@ async function runManifest(file: string, only: string | undefined, epochs: numbe
   });
   writeFileSync(join(outDir, "accuracy.svg"), chart);
   const base = Object.entries(m.base).map(([k, v]) => `--${k} ${v}`).join(" ");
-  return [
+  const info = runtimeInfo();
+  const section = [
     `## ${m.title}`,
     m.claim ? `\n${m.claim}\n` : "",
     `Shared settings: \`${base}\` (every other setting at its default; see \`bench/paper/${file}\`).`,
@@ -71,28 +72,31 @@ async function runManifest(file: string, only: string | undefined, epochs: numbe
     "",
     `Per-run reports: ${done.map((d) => `[${d.name}](results/${id}/${d.name}/report.html)`).join(", ")}.`,
     "",
+    `Measured ${new Date().toISOString().slice(0, 10)} with \`npm run paper -- ${id}${only ? ` --only ${only}` : ""}${epochs ? ` --epochs ${epochs}` : ""}\` on ${info.runtime} ${info.runtimeVersion}, ${info.cpu} (${info.cores} cores; one thread), engine ${info.engineVersion}.`,
+    "",
   ].join("\n");
+  writeFileSync(join(outDir, "SECTION.md"), section);
+  return section;
 }
 
 const args = process.argv.slice(2);
 const oi = args.indexOf("--only"), ei = args.indexOf("--epochs");
 const only = oi >= 0 ? args[oi + 1] : undefined;
 const epochs = ei >= 0 ? Number(args[ei + 1]) : undefined;
-const named = args.filter((a, i) => !a.startsWith("--") && i !== oi + 1 && i !== ei + 1);
+const named = args.filter((a, i) => !a.startsWith("--") && !(oi >= 0 && i === oi + 1) && !(ei >= 0 && i === ei + 1));
 const manifests = named.length ? named.map((n) => (n.endsWith(".json") ? n : `${n}.json`)) :
-  readdirSync(here).filter((f) => f.endsWith(".json") && !f.startsWith("claim")).sort();
+  readdirSync(here).filter((f) => f.endsWith(".json")).sort();
 for (const f of manifests) if (!existsSync(join(here, f))) { console.error(`no manifest bench/paper/${f}`); process.exit(2); }
-const info = runtimeInfo();
 const cache = new Map<string, Dataset>();
-const sections: string[] = [];
-for (const f of manifests) sections.push(await runManifest(f, only, epochs, cache));
-const md = [
+for (const f of manifests) console.log(await runManifest(f, only, epochs, cache));
+// RESULTS.md gathers the latest section of every manifest, so manifests can be run one at a time.
+const sections = readdirSync(join(here, "results")).sort()
+  .map((id) => join(here, "results", id, "SECTION.md")).filter((p) => existsSync(p)).map((p) => readFileSync(p, "utf8"));
+writeFileSync(join(here, "RESULTS.md"), [
   "# Paper experiments: results",
   "",
-  `Measured ${new Date().toISOString().slice(0, 10)} with \`npm run paper -- ${args.join(" ")}\` on ${info.runtime} ${info.runtimeVersion}, ${info.cpu} (${info.cores} cores; one thread), engine ${info.engineVersion}.`,
-  "Accuracy is every node's final model on the full test set; θ̄ is the mean of the nodes' models. Virtual time is the simulation's clock (see the README).",
+  "Accuracy is every node's final model on the full test set; θ̄ is the mean of the nodes' models. Virtual time is the",
+  "simulation's clock (see the README). Each section says the command and date that produced it.",
   "",
   ...sections,
-].join("\n");
-writeFileSync(join(here, "RESULTS.md"), md);
-console.log(md);
+].join("\n"));
