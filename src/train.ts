@@ -44,7 +44,7 @@ export interface TrainResult {
   samples: number;
 }
 
-/** Engine memory for one net plus `paramSets` parameter sets, with headroom, in MB. */
+/** Engine memory in MB for `bytes` of buffers (from Net.bytesNeeded and friends) plus 8 MB of headroom. */
 export function memoryMBFor(bytes: number): number {
   return Math.ceil(bytes / 2 ** 20 + 8);
 }
