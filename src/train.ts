@@ -26,6 +26,20 @@ export interface TrainConfig {
   testLimit?: number;
   /** Seeded random-crop + flip augmentation (meant for CIFAR-10). */
   augment: boolean;
+  /** Learning rate over the run: constant (default) or linear decay to 0; sgd.lr is the peak. */
+  lrSchedule?: LrSchedule;
+  /** Fraction of the run over which the rate ramps up from 0 (default 0). */
+  warmup?: number;
+}
+
+export type LrSchedule = "constant" | "linear";
+export const LR_SCHEDULES: readonly LrSchedule[] = ["constant", "linear"];
+
+/** The learning rate of step `step` (0-based) of a `budget`-step run: warmup ramp, then constant or linear decay to 0. */
+export function learningRate(s: { lr: number; lrSchedule: LrSchedule; warmup: number }, step: number, budget: number): number {
+  const decay = s.lrSchedule === "linear" ? 1 - step / budget : 1;
+  const ramp = s.warmup > 0 ? Math.min(1, (step + 1) / (s.warmup * budget)) : 1;
+  return s.lr * Math.min(decay, ramp);
 }
 
 export interface TrainProgress { epoch: number; epochs: number; step: number; stepsPerEpoch: number; samples: number; loss: number; samplesPerSecond: number }
@@ -61,6 +75,8 @@ export async function trainCentralized(ds: Dataset, cfg: TrainConfig, onProgress
   const stepsPerEpoch = Math.ceil(n / cfg.batch);
   const losses: number[] = [], epochLosses: number[] = [];
   let trainMs = 0, samples = 0;
+  const schedule = { lr: cfg.sgd.lr, lrSchedule: cfg.lrSchedule ?? "constant", warmup: cfg.warmup ?? 0 };
+  const budget = cfg.epochs * stepsPerEpoch;
   for (let epoch = 0; epoch < cfg.epochs; epoch++) {
     const order = shuffle.permutation(ds.train.count).subarray(0, n);
     let epochLoss = 0;
@@ -68,7 +84,8 @@ export async function trainCentralized(ds: Dataset, cfg: TrainConfig, onProgress
       const t0 = performance.now();
       const from = step * cfg.batch, B = Math.min(cfg.batch, n - from);
       net.loadBatch(ds, ds.train, order, from, B, cfg.augment ? { augment: { rng: aug } } : undefined);
-      const loss = net.trainStep(params, B, cfg.sgd, dropout);
+      const lr = learningRate(schedule, epoch * stepsPerEpoch + step, budget);
+      const loss = net.trainStep(params, B, { ...cfg.sgd, lr }, dropout);
       trainMs += performance.now() - t0;
       if (!Number.isFinite(loss)) {
         throw new Error(`training diverged at epoch ${epoch + 1} step ${step + 1} (loss ${loss}): lower --lr (now ${cfg.sgd.lr})`);

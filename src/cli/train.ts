@@ -2,7 +2,7 @@
 import { DATASET_NAMES, loadDataset } from "../data/registry.ts";
 import { PRESET_NAMES, type PresetName } from "../nn/spec.ts";
 import { runtimeInfo } from "../runtime.ts";
-import { trainCentralized } from "../train.ts";
+import { LR_SCHEDULES, trainCentralized, type LrSchedule } from "../train.ts";
 import { FLAVORS, type Flavor } from "../wasm/loader.ts";
 import { helpText, parseFlags, type FlagTable } from "./args.ts";
 import { Progress } from "./progress.ts";
@@ -14,6 +14,8 @@ export const TRAIN_FLAGS: FlagTable = {
   epochs: { type: "number", default: 1, min: 0.001, help: "passes over the training set (fractions allowed)" },
   batch: { type: "int", default: 32, min: 1, max: 4096, help: "minibatch size" },
   lr: { type: "number", default: 0.05, min: 0, help: "SGD learning rate" },
+  "lr-schedule": { type: "string", default: "constant", allowed: LR_SCHEDULES, help: "learning rate over the run: constant, or linear decay to 0" },
+  warmup: { type: "number", default: 0, min: 0, max: 1, help: "fraction of the run over which the learning rate ramps up from 0" },
   momentum: { type: "number", default: 0, min: 0, max: 0.999, help: "SGD momentum" },
   "weight-decay": { type: "number", default: 0, min: 0, help: "L2 weight decay" },
   init: { type: "string", default: "he", allowed: ["he", "glorot"], help: "weight initialisation" },
@@ -38,12 +40,13 @@ export async function trainCommand(argv: string[]): Promise<number> {
   const fraction = (f.epochs as number) / epochsInt;
   const trainLimit = (f["train-limit"] as number | undefined) ?? (fraction < 1 ? Math.round(ds.train.count * fraction) : undefined);
   const progress = new Progress(!(f.quiet as boolean));
-  if (!f.json) console.log(`cdl train: ${f.model} on ${ds.name} (${ds.train.count} train / ${ds.test.count} test, from ${ds.source}), batch ${f.batch}, lr ${f.lr}, seed ${f.seed}, engine ${f.engine}`);
+  if (!f.json) console.log(`cdl train: ${f.model} on ${ds.name} (${ds.train.count} train / ${ds.test.count} test, from ${ds.source}), batch ${f.batch}, lr ${f.lr}${f["lr-schedule"] === "linear" ? " (linear decay)" : ""}, seed ${f.seed}, engine ${f.engine}`);
   const res = await trainCentralized(ds, {
     model: f.model as PresetName, epochs: epochsInt, batch: f.batch as number,
     sgd: { lr: f.lr as number, momentum: f.momentum as number, weightDecay: f["weight-decay"] as number },
     seed: f.seed as number, flavor: f.engine as Flavor, init: f.init as "he" | "glorot",
     trainLimit, testLimit: f["test-limit"] as number | undefined, augment: f.augment as boolean,
+    lrSchedule: f["lr-schedule"] as LrSchedule, warmup: f.warmup as number,
   }, (p) => progress.update(
     `epoch ${p.epoch}/${p.epochs}  step ${p.step}/${p.stepsPerEpoch}  loss ${p.loss.toFixed(4)}  ${Math.round(p.samplesPerSecond)} samples/s`,
     p.step === p.stepsPerEpoch));
@@ -52,7 +55,7 @@ export async function trainCommand(argv: string[]): Promise<number> {
   const info = runtimeInfo();
   if (f.json) {
     console.log(JSON.stringify({
-      command: "train", dataset: ds.name, model: f.model, epochs: f.epochs, batch: f.batch, lr: f.lr, momentum: f.momentum, seed: f.seed,
+      command: "train", dataset: ds.name, model: f.model, epochs: f.epochs, batch: f.batch, lr: f.lr, lrSchedule: f["lr-schedule"], warmup: f.warmup, momentum: f.momentum, seed: f.seed,
       testAccuracy: res.testAccuracy, testLoss: res.testLoss, trainLoss: res.trainLoss, testSamples: f["test-limit"] ?? ds.test.count,
       samplesPerSecond: res.samplesPerSecond, trainSeconds: res.trainSeconds, wallSeconds, numParams: res.numParams,
       engine: f.engine, ...info,

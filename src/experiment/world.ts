@@ -15,7 +15,7 @@ import { Net, type ParamSet } from "../nn/net.ts";
 import { planModel, type ModelPlan } from "../nn/spec.ts";
 import { Rng } from "../rng.ts";
 import { Network } from "../sim/network.ts";
-import { memoryMBFor } from "../train.ts";
+import { learningRate, memoryMBFor } from "../train.ts";
 import type { F32Buf } from "../wasm/arena.ts";
 import { loadEngine } from "../wasm/loader.ts";
 import type { RunConfig } from "./config.ts";
@@ -158,12 +158,8 @@ export async function buildWorld(cfg: RunConfig, preloaded?: Dataset): Promise<W
   };
 }
 
-/** The learning rate of local step `step` (0-based) of a budget: warmup ramp, then constant or linear decay. */
-export function learningRate(cfg: Pick<RunConfig, "lr" | "lrSchedule" | "warmup">, step: number, budget: number): number {
-  const decay = cfg.lrSchedule === "linear" ? 1 - step / budget : 1;
-  const ramp = cfg.warmup > 0 ? Math.min(1, (step + 1) / (cfg.warmup * budget)) : 1;
-  return cfg.lr * Math.min(decay, ramp);
-}
+/** The learning rate of a node's local step (defined beside centralized training, which shares it). */
+export { learningRate };
 
 /** One local SGD step of node s on its next minibatch; returns the batch loss. */
 export function localStep(w: World, s: NodeState): number {
