@@ -10,9 +10,10 @@ export function optimRef({ f32 }: Mem): OptimKernels {
       const w = wPtr >> 2, g = gPtr >> 2, v = vPtr >> 2;
       lr = Math.fround(lr); momentum = Math.fround(momentum); weightDecay = Math.fround(weightDecay); // f32 in the ABI
       for (let i = 0; i < n; i++) {
-        const grad = f32[g + i] + weightDecay * f32[w + i];
-        f32[v + i] = momentum * f32[v + i] + grad;
-        f32[w + i] -= lr * f32[v + i];
+        // Every product and sum rounded to f32 as the wasm builds do, so this equals them bit for bit.
+        const grad = Math.fround(f32[g + i] + Math.fround(weightDecay * f32[w + i]));
+        f32[v + i] = Math.fround(momentum * f32[v + i]) + grad;
+        f32[w + i] -= Math.fround(lr * f32[v + i]);
       }
     },
   };
