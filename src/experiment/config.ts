@@ -143,6 +143,15 @@ export function readConfigFile(path: string): Record<string, unknown> {
   } catch (e) {
     throw new ConfigError(`--config ${path}: ${(e as Error).message.split("\n")[0]}`);
   }
+  // A bench/paper manifest ({ title, base, runs }) of one run is that run's settings.
+  const m = raw as { base?: unknown; runs?: unknown };
+  if (m && typeof m === "object" && "base" in m && Array.isArray(m.runs)) {
+    if (m.runs.length !== 1) {
+      throw new ConfigError(`--config ${path}: a paper manifest of ${m.runs.length} runs; run it with \`npm run paper -- NAME\`, or pass a file of one run's settings`);
+    }
+    const { name: _name, ...run } = m.runs[0] as Record<string, unknown>;
+    raw = { ...(m.base as Record<string, unknown>), ...run };
+  }
   return validateSettings(raw, `--config ${path}`);
 }
 

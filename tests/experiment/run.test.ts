@@ -5,7 +5,7 @@ import * as assert from "uvu/assert";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { runConfig, type RunConfig } from "../../src/experiment/config.ts";
+import { readConfigFile, runConfig, type RunConfig } from "../../src/experiment/config.ts";
 import { runExperiment, type RunOptions } from "../../src/experiment/run.ts";
 import { loadDataset } from "../../src/data/registry.ts";
 import { learningRate } from "../../src/experiment/world.ts";
@@ -114,6 +114,21 @@ async function rejects(cfg: Partial<RunConfig>, pattern: RegExp) {
   }
   assert.unreachable(`accepted ${JSON.stringify(cfg)}`);
 }
+
+test("--config: a flat settings file, or a paper manifest of one run (base + run); several runs → error", () => {
+  const dir = mkdtempSync(join(tmpdir(), "cdl-config-"));
+  try {
+    const flat = join(dir, "flat.json"), one = join(dir, "one.json"), two = join(dir, "two.json");
+    writeFileSync(flat, JSON.stringify({ nodes: 4, lrSchedule: "linear" }));
+    assert.equal(readConfigFile(flat), { nodes: 4, "lr-schedule": "linear" });
+    writeFileSync(one, JSON.stringify({ title: "t", base: { nodes: 4, drop: 0.1 }, runs: [{ name: "a", drop: 0.3, algorithm: "dpsgd" }] }));
+    assert.equal(readConfigFile(one), { nodes: 4, drop: 0.3, algorithm: "dpsgd" });
+    writeFileSync(two, JSON.stringify({ title: "t", base: { nodes: 4 }, runs: [{ name: "a" }, { name: "b" }] }));
+    assert.throws(() => readConfigFile(two), (e: Error) => e instanceof ConfigError && /paper manifest of 2 runs/.test(e.message));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
 
 test("bad input: one-line errors naming the problem", async () => {
   await rejects({ epsilon: 0.9 }, /--epsilon 0.9 breaks consensus stability on ring \(Δ=2\): need 0 < ε ≤ 0.5/);
