@@ -151,6 +151,7 @@ function runFedAvg(w: World, h: Hooks): number {
   // The server is node n of a star; its links share the run's failure model (the server never crashes
   // in the sense that its crash process is drawn like any node's; a crashed server loses that round).
   const star = new Network(fromEdges(n + 1, nodes.map((s) => [s.id, n] as [number, number]), "fedavg-star"), w.network.config, cfg.seed);
+  w.serverNetwork = star;
   const global = w.net.newParams().theta;
   global.view.set(nodes[0].params.theta.view);
   const nextEval = { t: 0 };

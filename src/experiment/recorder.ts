@@ -2,7 +2,7 @@
 // value is a function of (config, seed) only (no wall-clock time), so the file is
 // byte-identical across runs with the same config and seed.
 import type { World } from "./world.ts";
-import { consensusDistances } from "./world.ts";
+import { consensusDistances, messageStats, messageTotals } from "./world.ts";
 
 export interface NodeRecord {
   type: "node";
@@ -57,7 +57,7 @@ export class Recorder {
     const dist = consensusDistances(w);
     const recs: NodeRecord[] = w.nodes.map((s, i) => {
       const ev = net.evaluate(s.params.theta, ds, ds.test, { indices: w.evalIndices });
-      const st = w.network.stats(i);
+      const st = messageStats(w, i);
       const r: NodeRecord = {
         type: "node", t, node: i, steps: s.steps, epoch: (s.steps * w.cfg.batch) / s.shard.length,
         testAccuracy: ev.accuracy, testLoss: ev.loss, trainLoss: s.lossCount ? s.lossSum / s.lossCount : null,
@@ -71,7 +71,7 @@ export class Recorder {
     });
     const meanModel = net.evaluate(w.mean, ds, ds.test, { indices: w.evalIndices });
     const acc = recs.map((r) => r.testAccuracy);
-    const tot = w.network.totals();
+    const tot = messageTotals(w);
     const e: EvalRecord = {
       type: "eval", t,
       meanAccuracy: avg(acc), minAccuracy: Math.min(...acc), maxAccuracy: Math.max(...acc),

@@ -9,7 +9,7 @@ import { runtimeInfo } from "../runtime.ts";
 import { runAlgorithm, type Hooks } from "./algorithms.ts";
 import type { RunConfig } from "./config.ts";
 import { avg, Recorder, type EvalRecord } from "./recorder.ts";
-import { buildWorld, consensusDistances, type World } from "./world.ts";
+import { buildWorld, consensusDistances, messageTotals, type World } from "./world.ts";
 
 export interface RunSummary {
   config: RunConfig;
@@ -76,7 +76,7 @@ export async function runExperiment(cfg: RunConfig, opts: RunOptions = {}): Prom
   const out = cfg.out ?? defaultOut();
   mkdirSync(out, { recursive: true });
   const acc = finals.map((r) => r.accuracy);
-  const tot = w.network.totals();
+  const tot = messageTotals(w);
   const samples = w.nodes.reduce((a, s) => a + s.steps, 0) * cfg.batch;
   const evalMs = recorder.evalMs;
   const info = runtimeInfo();

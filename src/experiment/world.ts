@@ -14,7 +14,7 @@ import { ConfigError } from "../errors.ts";
 import { Net, type ParamSet } from "../nn/net.ts";
 import { planModel, type ModelPlan } from "../nn/spec.ts";
 import { Rng } from "../rng.ts";
-import { Network } from "../sim/network.ts";
+import { Network, sumStats, type NodeStats } from "../sim/network.ts";
 import { learningRate, memoryMBFor } from "../train.ts";
 import type { F32Buf } from "../wasm/arena.ts";
 import { loadEngine } from "../wasm/loader.ts";
@@ -68,6 +68,8 @@ export interface World {
   readonly lambda2: number;
   readonly epsilon: number;
   readonly network: Network;
+  /** fedavg's client–server star (the server is node `nodes.length`), whose messages count too; else null. */
+  serverNetwork: Network | null;
   readonly nodes: NodeState[];
   readonly histogram: number[][];
   /** Virtual seconds of one minibatch step on a normal node. */
@@ -153,7 +155,7 @@ export async function buildWorld(cfg: RunConfig, preloaded?: Dataset): Promise<W
   const evalIndices = root.fork(4).permutation(testCount).subarray(0, Math.min(cfg.evalSamples, testCount));
   evalIndices.sort();
   return {
-    cfg, ds, plan, net, topology, lambda2, epsilon, network, nodes, histogram, stepCost,
+    cfg, ds, plan, net, topology, lambda2, epsilon, network, serverNetwork: null, nodes, histogram, stepCost,
     messageBytes: plan.numParams * 4, evalIndices, scratch, mean, trainCount,
   };
 }
@@ -197,6 +199,16 @@ export function snapshot(w: World, s: NodeState, now: number): Snapshot {
   const theta = s.params.theta;
   const finite = w.net.engine.kernels.nonfinite_f32(theta.ptr, w.plan.numParams) === 0;
   return { from: s.id, step: s.steps + s.agreeSteps, sentAt: now, theta: theta.view.slice(), finite };
+}
+
+/** Node i's message counters: its topology links plus, under fedavg, its link to the server. */
+export function messageStats(w: World, i: number): NodeStats {
+  return w.serverNetwork ? sumStats([w.network.stats(i), w.serverNetwork.stats(i)]) : w.network.stats(i);
+}
+
+/** Message counters of the whole run: every node's, and the fedavg server's. */
+export function messageTotals(w: World): NodeStats {
+  return w.serverNetwork ? sumStats([w.network.totals(), w.serverNetwork.totals()]) : w.network.totals();
 }
 
 /** Mean model θ̄ into w.mean and each node's distance ‖θ_i − θ̄‖. */

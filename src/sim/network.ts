@@ -103,6 +103,17 @@ const newStats = (): NodeStats => ({
   sent: 0, delivered: 0, received: 0, bytesSent: 0, bytesDelivered: 0, dropped: { drop: 0, "link-down": 0, crashed: 0 },
 });
 
+/** Counters added up. */
+export function sumStats(list: readonly NodeStats[]): NodeStats {
+  const t = newStats();
+  for (const s of list) {
+    t.sent += s.sent; t.delivered += s.delivered; t.received += s.received;
+    t.bytesSent += s.bytesSent; t.bytesDelivered += s.bytesDelivered;
+    for (const r of ["drop", "link-down", "crashed"] as const) t.dropped[r] += s.dropped[r];
+  }
+  return t;
+}
+
 // Stream kinds, so that e.g. link 3 and node 3 never share a stream.
 const LINK = 1, MESSAGE = 2, CRASH = 3, STEP = 4, STRAGGLER = 5;
 
@@ -295,12 +306,6 @@ export class Network {
 
   /** Counters summed over all nodes. */
   totals(): NodeStats {
-    const t = newStats();
-    for (const s of this.counters) {
-      t.sent += s.sent; t.delivered += s.delivered; t.received += s.received;
-      t.bytesSent += s.bytesSent; t.bytesDelivered += s.bytesDelivered;
-      for (const r of ["drop", "link-down", "crashed"] as const) t.dropped[r] += s.dropped[r];
-    }
-    return t;
+    return sumStats(this.counters);
   }
 }

@@ -85,6 +85,15 @@ test("every algorithm runs to its budget on the same world", async () => {
   }
 });
 
+test("fedavg counts its client–server messages, drops included", async () => {
+  const s = await run(small({ algorithm: "fedavg", linkMtbf: Infinity, linkMttr: 0 }));
+  // Every round the server sends to each working client and each client sends back: 2 per client-round, plus the final broadcast.
+  const rounds = s.steps.budget;
+  assert.ok(s.messages.sent >= 2 * 4 * rounds, `${s.messages.sent} sent in ${rounds} rounds of 4 clients`);
+  assert.ok(s.messages.delivered < s.messages.sent && s.messages.droppedBy.drop > 0, JSON.stringify(s.messages));
+  assert.is(s.messages.delivered + s.messages.dropped, s.messages.sent);
+});
+
 test("--agree-steps: the final agreement phase brings the nodes together without learning", async () => {
   const base = { drop: 0, linkMtbf: Infinity, epochs: 2 };
   const a = await run(small(base));
