@@ -23,7 +23,7 @@ const pct = (x: number) => (100 * x).toFixed(2);
 function table(done: readonly Done[]): string {
   const rows = done.map(({ name, s }) => {
     const c = s.config;
-    return `| ${name} | ${c.algorithm} | ${s.topology.name} | ${c.drop} | ${c.linkMtbf === Infinity ? "—" : `${c.linkMtbf}/${c.linkMttr} s`} | ` +
+    return `| ${name} | ${c.algorithm} | ${s.topology.name} | ${c.drop} | ${c.linkMtbf === Infinity || c.linkMtbf === null ? "—" : `${c.linkMtbf}/${c.linkMttr} s`} | ` +
       `**${pct(s.accuracy.mean)}** | ${pct(s.accuracy.min)} | ${pct(s.accuracy.max)} | ${pct(s.meanModelAccuracy)} | ` +
       `${s.consensusDistance.mean.toPrecision(3)} | ${s.messages.delivered}/${s.messages.sent} | ${s.steps.budget} | ${s.wallSeconds.toFixed(0)} |`;
   });
@@ -34,6 +34,18 @@ function table(done: readonly Done[]): string {
   ].join("\n");
 }
 
+/** Mean node accuracy (%) at each evaluation point of a run's metrics.jsonl. */
+function accuracyCurve(out: string): [number, number][] {
+  const evals = readFileSync(join(out, "metrics.jsonl"), "utf8").trim().split("\n").map((l) => JSON.parse(l)).filter((e) => e.type === "eval");
+  return evals.map((e) => [e.t, 100 * e.meanAccuracy]);
+}
+
+/** A finished run read back from its directory, or null if it has not been run. */
+function readDone(out: string, name: string): Done | null {
+  if (!existsSync(join(out, "summary.json")) || !existsSync(join(out, "metrics.jsonl"))) return null;
+  return { name, s: JSON.parse(readFileSync(join(out, "summary.json"), "utf8")) as RunSummary, curve: accuracyCurve(out) };
+}
+
 async function runManifest(file: string, only: string | undefined, epochs: number | undefined, cache: Map<string, Dataset>): Promise<string> {
   const id = file.replace(/\.json$/, "");
   const m = JSON.parse(readFileSync(join(here, file), "utf8")) as Manifest;
@@ -41,7 +53,12 @@ async function runManifest(file: string, only: string | undefined, epochs: numbe
   mkdirSync(outDir, { recursive: true });
   const done: Done[] = [];
   for (const r of m.runs) {
-    if (only && r.name !== only) continue;
+    if (only && r.name !== only) {
+      // --only re-runs one run; the others' latest results are read back, so the section stays whole.
+      const prev = readDone(join(outDir, r.name), r.name);
+      if (prev) done.push(prev);
+      continue;
+    }
     const { name, ...over } = r;
     const settings = validateSettings({ ...m.base, ...over, ...(epochs ? { epochs } : {}) }, `${file} run ${name}`);
     const cfg = runConfigFromSettings({ ...settings, out: join(outDir, name) });
@@ -51,8 +68,7 @@ async function runManifest(file: string, only: string | undefined, epochs: numbe
     process.stderr.write(`[${id}] ${name}: ${cfg.algorithm} ${cfg.topology} drop ${cfg.drop} … `);
     const s = await runExperiment(cfg, { dataset: ds });
     process.stderr.write(`mean accuracy ${pct(s.accuracy.mean)}% (${((performance.now() - t0) / 1000).toFixed(0)} s)\n`);
-    const evals = readFileSync(join(s.out, "metrics.jsonl"), "utf8").trim().split("\n").map((l) => JSON.parse(l)).filter((e) => e.type === "eval");
-    done.push({ name, s, curve: evals.map((e) => [e.t, 100 * e.meanAccuracy]) });
+    done.push({ name, s, curve: accuracyCurve(s.out) });
   }
   const chart = lineChart({
     title: `${m.title}: mean node accuracy over virtual time`, xLabel: "virtual time (s)", yLabel: "mean node accuracy (%)", yRange: [0, 100],
@@ -72,7 +88,9 @@ async function runManifest(file: string, only: string | undefined, epochs: numbe
     "",
     `Per-run reports: ${done.map((d) => `[${d.name}](results/${id}/${d.name}/report.html)`).join(", ")}.`,
     "",
-    `Measured ${new Date().toISOString().slice(0, 10)} with \`npm run paper -- ${id}${only ? ` --only ${only}` : ""}${epochs ? ` --epochs ${epochs}` : ""}\` on ${info.runtime} ${info.runtimeVersion}, ${info.cpu} (${info.cores} cores; one thread), engine ${info.engineVersion}.`,
+    `Measured with \`npm run paper -- ${id}${epochs ? ` --epochs ${epochs}` : ""}\`` +
+      (only ? `; ${only} re-run alone on ${new Date().toISOString().slice(0, 10)} with \`--only ${only}\` (the other rows are read back from their results)` : ` on ${new Date().toISOString().slice(0, 10)}`) +
+      ` on ${info.runtime} ${info.runtimeVersion}, ${info.cpu} (${info.cores} cores; one thread), engine ${info.engineVersion}.`,
     "",
   ].join("\n");
   writeFileSync(join(outDir, "SECTION.md"), section);
