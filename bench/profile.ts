@@ -1,0 +1,61 @@
+// Where a training step's time goes: every kernel call of `--steps` minibatch steps, timed from JS
+// and grouped by kernel (GEMMs also by shape M×N×K), against the whole step. Not a benchmark of
+// record (wrapping each call adds a little); it answers "which kernel to work on next".
+// Usage: npm run build && node dist/bench/profile.js [--model lenet|mlp|cifar-cnn] [--steps 100]
+import { loadDataset } from "../src/data/registry.ts";
+import { makeSyntheticCifar } from "../src/data/synthetic.ts";
+import { Net } from "../src/nn/net.ts";
+import { planModel, PRESET_NAMES, type PresetName } from "../src/nn/spec.ts";
+import { Rng } from "../src/rng.ts";
+import { runtimeInfo } from "../src/runtime.ts";
+import { memoryMBFor } from "../src/train.ts";
+import { loadEngine, type Engine } from "../src/wasm/loader.ts";
+
+const arg = (name: string, def: string) => { const i = process.argv.indexOf(`--${name}`); return i >= 0 ? process.argv[i + 1] : def; };
+const model = arg("model", "lenet") as PresetName;
+const steps = Number(arg("steps", "100"));
+if (!PRESET_NAMES.includes(model) || !(steps >= 1)) {
+  console.error(`usage: node dist/bench/profile.js [--model ${PRESET_NAMES.join("|")}] [--steps N ≥ 1]`);
+  process.exit(2);
+}
+const batch = 32, warmup = 10;
+const ds = model === "cifar-cnn" ? makeSyntheticCifar({ train: (steps + warmup) * batch, test: 1 }) : await loadDataset("mnist-10k");
+const plan = planModel(model, ds.shape, ds.classes);
+const engine = await loadEngine({ memoryMB: memoryMBFor(Net.bytesNeeded(plan, batch) + Net.paramSetBytes(plan)) });
+
+// Every kernel wrapped by a timer; the Net sees only the wrapped table.
+const times = new Map<string, { ms: number; calls: number }>();
+const raw = engine.kernels as unknown as Record<string, (...a: number[]) => number>;
+const timed: Record<string, (...a: number[]) => number> = {};
+for (const [name, f] of Object.entries(raw)) {
+  timed[name] = (...a: number[]) => {
+    const t0 = performance.now();
+    const r = f(...a);
+    const key = name.startsWith("gemm_") ? `${name} ${a[3]}×${a[4]}×${a[5]}` : name;
+    const e = times.get(key) ?? { ms: 0, calls: 0 };
+    e.ms += performance.now() - t0; e.calls++;
+    times.set(key, e);
+    return r;
+  };
+}
+const net = new Net({ ...engine, kernels: timed } as unknown as Engine, plan, batch);
+const p = net.newParams();
+net.init(p.theta, new Rng(1));
+const order = new Rng(2).permutation(ds.train.count);
+let stepMs = 0;
+for (let s = 0; s < warmup + steps; s++) {
+  if (s === warmup) { times.clear(); stepMs = 0; }
+  net.loadBatch(ds, ds.train, order, (s * batch) % (ds.train.count - batch), batch);
+  const t0 = performance.now();
+  net.trainStep(p, batch, { lr: 0.01, momentum: 0, weightDecay: 0 });
+  stepMs += performance.now() - t0;
+}
+const info = runtimeInfo();
+console.log(`${model}, batch ${batch}, ${steps} steps on ${info.runtime} ${info.runtimeVersion}, ${info.cpu}: ` +
+  `${(stepMs / steps).toFixed(2)} ms a step, ${Math.round((steps * batch) / (stepMs / 1000))} samples/s (with the timers)`);
+console.log("  ms/step  share  GFLOP/s  kernel");
+for (const [key, e] of [...times].sort((a, b) => b[1].ms - a[1].ms)) {
+  const m = /gemm_\w+ (\d+)×(\d+)×(\d+)/.exec(key);
+  const gf = m ? ((2 * +m[1] * +m[2] * +m[3] * e.calls) / (e.ms / 1000) / 1e9).toFixed(1) : "";
+  console.log(`${(e.ms / steps).toFixed(3).padStart(9)} ${((100 * e.ms) / stepMs).toFixed(1).padStart(5)}% ${gf.padStart(8)}  ${key}`);
+}
