@@ -1,6 +1,6 @@
-// The ABI of the compiled kernels: both .wasm builds export exactly KERNEL_NAMES plus "memory",
+// The ABI of the compiled kernels: every .wasm build exports exactly KERNEL_NAMES plus "memory",
 // import only env.memory (and env.abort), keep no state (no globals, no data segments that would
-// land in the arena's memory), the SIMD build uses v128 instructions and the scalar build none;
+// land in the arena's memory), the SIMD builds use v128 instructions and the scalar build none;
 // the TS reference has exactly the same kernels with the same arity.
 import { test } from "uvu";
 import * as assert from "uvu/assert";
@@ -8,7 +8,7 @@ import { KERNEL_NAMES } from "../../src/wasm/kernels.ts";
 import { wasmBytes } from "../../src/wasm/loader.ts";
 import { referenceKernels } from "../../src/wasm/reference.ts";
 
-const builds = { simd: await wasmBytes("simd"), scalar: await wasmBytes("scalar") };
+const builds = { simd: await wasmBytes("simd"), "simd-bc": await wasmBytes("simd-bc"), scalar: await wasmBytes("scalar") };
 
 // --- a minimal reader of the binary format: sections, function types, locals and instructions,
 // enough to tell which function bodies contain SIMD (0xfd-prefixed) instructions or v128 values.
@@ -117,16 +117,31 @@ for (const [flavor, bytes] of Object.entries(builds)) {
   });
 }
 
-test("simd build: uses v128 in the vectorised kernels", () => {
-  const { bodies, importedFuncs, typesHaveV128 } = sections(builds.simd);
-  assert.not.ok(typesHaveV128, "no kernel signature takes v128");
-  const index = exportIndices(builds.simd);
-  const vectorised = ["im2col_f32", "col2im_f32", "transpose01_f32", "bias_add_f32", "bias_grad_f32", "relu_fwd_f32", "relu_bwd_f32",
-    "mul_f32", "softmax_xent_f32", "sgd_momentum_f32", "axpy_f32", "axpby_f32", "scale_f32", "sqdist_f32", "nonfinite_f32"];
-  for (const name of vectorised) {
-    const { simdOps } = scanBody(builds.simd, bodies[index[name] - importedFuncs]);
-    assert.ok(simdOps > 0, `${name} has no SIMD instructions in the SIMD build`);
-  }
+for (const flavor of ["simd", "simd-bc"] as const) {
+  test(`${flavor} build: uses v128 in the vectorised kernels`, () => {
+    const bytes = builds[flavor];
+    const { bodies, importedFuncs, typesHaveV128 } = sections(bytes);
+    assert.not.ok(typesHaveV128, "no kernel signature takes v128");
+    const index = exportIndices(bytes);
+    const vectorised = ["im2col_f32", "col2im_f32", "transpose01_f32", "bias_add_f32", "bias_grad_f32", "relu_fwd_f32", "relu_bwd_f32",
+      "mul_f32", "softmax_xent_f32", "sgd_momentum_f32", "axpy_f32", "axpby_f32", "scale_f32", "sqdist_f32", "nonfinite_f32"];
+    for (const name of vectorised) {
+      const { simdOps } = scanBody(bytes, bodies[index[name] - importedFuncs]);
+      assert.ok(simdOps > 0, `${name} has no SIMD instructions in the ${flavor} build`);
+    }
+  });
+}
+
+test("simd-bc differs from simd only in how the GEMM micro-kernel broadcasts A (one v128 load + shuffles)", () => {
+  const count = (bytes: Uint8Array, sub: number) => {
+    const { bodies } = sections(bytes);
+    let n = 0;
+    for (const b of bodies) for (let i = b.start; i + 1 < b.end; i++) if (bytes[i] === 0xfd && bytes[i + 1] === sub) n++;
+    return n; // a byte-pattern count: an upper bound, enough to see the two builds differ the intended way
+  };
+  const SPLAT32 = 0x09, SHUFFLE = 0x0d;
+  assert.ok(count(builds["simd-bc"], SHUFFLE) > count(builds.simd, SHUFFLE), "simd-bc has more i8x16.shuffle");
+  assert.ok(count(builds["simd-bc"], SPLAT32) < count(builds.simd, SPLAT32), "simd-bc has fewer v128.load32_splat");
 });
 
 test("scalar build: no SIMD instruction and no v128 value anywhere", () => {

@@ -7,7 +7,7 @@ import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { Rng } from "../../src/rng.ts";
 import { GEMM_WS_FLOATS, type Kernels } from "../../src/wasm/kernels.ts";
-import { FLAVORS, loadEngine, type Engine } from "../../src/wasm/loader.ts";
+import { FLAVORS, loadEngine, simdBuild, type Engine } from "../../src/wasm/loader.ts";
 
 type Variant = "nn" | "nt" | "tn";
 const VARIANTS: readonly Variant[] = ["nn", "nt", "tn"];
@@ -98,7 +98,7 @@ function run(e: Engine, v: Variant, cs: Case, a: Float32Array, b: Float32Array, 
 }
 
 function label(e: Engine, v: Variant, { M, N, K, beta, what }: Case): string {
-  return `${e.flavor} gemm_${v} ${what} M=${M} N=${N} K=${K} beta=${beta}`;
+  return `${e.build ?? e.flavor} gemm_${v} ${what} M=${M} N=${N} K=${K} beta=${beta}`;
 }
 
 function check(e: Engine, v: Variant, cs: Case, a: Float32Array, b: Float32Array, c0: Float32Array, want: Float64Array, tol: number): void {
@@ -159,13 +159,29 @@ const layerCases: Record<Variant, Case[]> = {
 
 // One engine per flavor; 512 MB holds every buffer of the run (each case also takes a fresh
 // 328 KB workspace) without reuse.
-const engines = await Promise.all(FLAVORS.map((flavor) => loadEngine({ flavor, memoryMB: 512 })));
+// Both SIMD builds on every runtime: this runtime's choice and the other (see simdBuild()).
+const engines = await Promise.all([...FLAVORS.map((flavor) => loadEngine({ flavor, memoryMB: 512 })),
+  loadEngine({ flavor: "simd", memoryMB: 512, simdBuild: simdBuild() === "simd" ? "simd-bc" : "simd" })]);
 
 for (const v of VARIANTS) {
   test(`gemm_${v}: odd sizes {0,1,3,5,17}³, beta 0 and 1`, () => runCases(engines, v, smallCases, 1));
   test(`gemm_${v}: tile and cache-block edges`, () => runCases(engines, v, edgeCases, 2));
   test(`gemm_${v}: dense and conv layer shapes`, () => runCases(engines, v, layerCases[v], 3));
 }
+
+test("the two SIMD builds give bit-identical products (same operations in the same order)", () => {
+  const [x, y] = engines.filter((e) => e.flavor === "simd");
+  assert.is.not(x.build, y.build);
+  const rng = new Rng(4);
+  for (const v of VARIANTS) {
+    for (const cs of [...layerCases[v], ...edgeCases]) {
+      const a = uniform(rng, cs.M * cs.K), b = uniform(rng, cs.K * cs.N), c0 = uniform(rng, cs.M * cs.N);
+      const p = run(x, v, cs, a, b, c0), q = run(y, v, cs, a, b, c0);
+      const first = p.findIndex((value, i) => !Object.is(value, q[i]));
+      assert.is(first, -1, `${label(x, v, cs)}: ${x.build} and ${y.build} differ at ${first} (${p[first]} vs ${q[first]})`);
+    }
+  }
+});
 
 test("negative control: a wrong product fails the comparison", () => {
   const e = engines[0];
