@@ -56,6 +56,8 @@ export interface TrainResult {
   losses: number[];
   numParams: number;
   samples: number;
+  /** The .wasm build that ran the kernels (null: the TS reference). */
+  build: string | null;
 }
 
 /** Engine memory in MB for `bytes` of buffers (from Net.bytesNeeded and friends) plus 8 MB of headroom. */
@@ -101,6 +103,6 @@ export async function trainCentralized(ds: Dataset, cfg: TrainConfig, onProgress
   return {
     testAccuracy: test.accuracy, testLoss: test.loss, trainLoss: epochLosses[epochLosses.length - 1] ?? NaN,
     samplesPerSecond: samples / (trainMs / 1000), trainSeconds: trainMs / 1000,
-    epochLosses, losses, numParams: plan.numParams, samples,
+    epochLosses, losses, numParams: plan.numParams, samples, build: engine.build,
   };
 }

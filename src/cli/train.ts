@@ -58,7 +58,7 @@ export async function trainCommand(argv: string[]): Promise<number> {
       command: "train", dataset: ds.name, model: f.model, epochs: f.epochs, batch: f.batch, lr: f.lr, lrSchedule: f["lr-schedule"], warmup: f.warmup, momentum: f.momentum, seed: f.seed,
       testAccuracy: res.testAccuracy, testLoss: res.testLoss, trainLoss: res.trainLoss, testSamples: f["test-limit"] ?? ds.test.count,
       samplesPerSecond: res.samplesPerSecond, trainSeconds: res.trainSeconds, wallSeconds, numParams: res.numParams,
-      engine: f.engine, ...info,
+      engine: f.engine, build: res.build, ...info,
     }));
   } else {
     console.log(`test accuracy ${(100 * res.testAccuracy).toFixed(2)}%  test loss ${res.testLoss.toFixed(4)}  ` +

@@ -14,7 +14,8 @@ import { buildWorld, consensusDistances, messageTotals, type World } from "./wor
 export interface RunSummary {
   config: RunConfig;
   seed: number;
-  versions: ReturnType<typeof runtimeInfo> & { engine: string };
+  /** Runtime, CPU and versions; engine = the kernel flavor asked for, build = the .wasm that ran it (null: TS reference). */
+  versions: ReturnType<typeof runtimeInfo> & { engine: string; build: string | null };
   dataset: { name: string; source: string; train: number; test: number; testEvaluated: number };
   topology: { name: string; nodes: number; edges: number; maxDegree: number; lambda2: number; epsilon: number; weights: string };
   /** Per-node class histogram [node][class] of the training split. */
@@ -81,7 +82,7 @@ export async function runExperiment(cfg: RunConfig, opts: RunOptions = {}): Prom
   const evalMs = recorder.evalMs;
   const info = runtimeInfo();
   const summary: RunSummary = {
-    config: cfg, seed: cfg.seed, versions: { ...info, engine: cfg.engine },
+    config: cfg, seed: cfg.seed, versions: { ...info, engine: cfg.engine, build: w.net.engine.build },
     dataset: { name: w.ds.name, source: w.ds.source, train: w.trainCount, test: w.ds.test.count, testEvaluated: testCount },
     topology: { name: w.topology.name, nodes: w.topology.n, edges: w.topology.edges.length, maxDegree: w.topology.maxDegree, lambda2: w.lambda2, epsilon: w.epsilon, weights: cfg.algorithm === "dpsgd" ? "metropolis" : cfg.weights },
     histogram: w.histogram,
