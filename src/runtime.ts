@@ -11,9 +11,15 @@ export function repoRoot(): string {
 
 export interface RuntimeInfo { runtime: string; runtimeVersion: string; cpu: string; cores: number; engineVersion: string }
 
-export function runtimeInfo(): RuntimeInfo {
+/** The JS runtime we run on and its version. */
+export function runtimeName(): { runtime: "node" | "bun" | "deno"; runtimeVersion: string } {
   const g = globalThis as { Bun?: { version: string }; Deno?: { version: { deno: string } } };
-  const [runtime, runtimeVersion] = g.Bun ? ["bun", g.Bun.version] : g.Deno ? ["deno", g.Deno.version.deno] : ["node", process.versions.node];
+  return g.Bun ? { runtime: "bun", runtimeVersion: g.Bun.version } : g.Deno ? { runtime: "deno", runtimeVersion: g.Deno.version.deno }
+    : { runtime: "node", runtimeVersion: process.versions.node };
+}
+
+export function runtimeInfo(): RuntimeInfo {
+  const { runtime, runtimeVersion } = runtimeName();
   const cs = cpus();
   let engineVersion = "unknown";
   try {

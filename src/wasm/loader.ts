@@ -4,6 +4,7 @@ import { readFile } from "node:fs/promises";
 import { Arena } from "./arena.ts";
 import { KERNEL_NAMES, type Kernels } from "./kernels.ts";
 import { referenceKernels } from "./reference.ts";
+import { runtimeName } from "../runtime.ts";
 
 export type Flavor = "simd" | "scalar" | "reference";
 export const FLAVORS: readonly Flavor[] = ["simd", "scalar", "reference"];
@@ -13,13 +14,12 @@ export type Build = "simd" | "simd-bc" | "scalar";
 
 /**
  * The SIMD build for this runtime. Node enables V8's WebAssembly trap handler, so memory accesses
- * are free and the default build is fastest; Deno compiles an explicit bounds check into every
- * access (no trap handler) and Bun runs JavaScriptCore, and both run the `simd-bc` build's GEMM
- * (half the loads) ~25% faster. The two builds compute bit-identical results.
+ * cost no bounds check and the default build is fastest; Deno compiles an explicit bounds check into
+ * every access (no trap handler) and Bun runs JavaScriptCore, and on both the `simd-bc` build's GEMM
+ * (half the loads) is 20–50% faster (bench/README.md, "Runtimes"). Both compute bit-identical results.
  */
 export function simdBuild(): Build {
-  const g = globalThis as { Bun?: unknown; Deno?: unknown };
-  return g.Bun || g.Deno ? "simd-bc" : "simd";
+  return runtimeName().runtime === "node" ? "simd" : "simd-bc";
 }
 
 export interface Engine {
