@@ -158,27 +158,16 @@ const A_SHUFFLE: bool = isDefined(GEMM_A_SHUFFLE) ? GEMM_A_SHUFFLE != 0 : false;
   const end = pa + (<usize>kc << 4);
   while (pa < end) {
     const b0 = v128.load(pb), b1 = v128.load(pb, 16);
-    let a: v128;
-    if (A_SHUFFLE) {
-      const av = v128.load(pa);
-      a = v128.shuffle<f32>(av, av, 0, 0, 0, 0);
-      c00 = f32x4.add(c00, f32x4.mul(a, b0)); c01 = f32x4.add(c01, f32x4.mul(a, b1));
-      a = v128.shuffle<f32>(av, av, 1, 1, 1, 1);
-      c10 = f32x4.add(c10, f32x4.mul(a, b0)); c11 = f32x4.add(c11, f32x4.mul(a, b1));
-      a = v128.shuffle<f32>(av, av, 2, 2, 2, 2);
-      c20 = f32x4.add(c20, f32x4.mul(a, b0)); c21 = f32x4.add(c21, f32x4.mul(a, b1));
-      a = v128.shuffle<f32>(av, av, 3, 3, 3, 3);
-      c30 = f32x4.add(c30, f32x4.mul(a, b0)); c31 = f32x4.add(c31, f32x4.mul(a, b1));
-    } else {
-      a = v128.load32_splat(pa);
-      c00 = f32x4.add(c00, f32x4.mul(a, b0)); c01 = f32x4.add(c01, f32x4.mul(a, b1));
-      a = v128.load32_splat(pa, 4);
-      c10 = f32x4.add(c10, f32x4.mul(a, b0)); c11 = f32x4.add(c11, f32x4.mul(a, b1));
-      a = v128.load32_splat(pa, 8);
-      c20 = f32x4.add(c20, f32x4.mul(a, b0)); c21 = f32x4.add(c21, f32x4.mul(a, b1));
-      a = v128.load32_splat(pa, 12);
-      c30 = f32x4.add(c30, f32x4.mul(a, b0)); c31 = f32x4.add(c31, f32x4.mul(a, b1));
-    }
+    // A_SHUFFLE is a compile-time constant: each build keeps one arm of every `?:` below.
+    const av = A_SHUFFLE ? v128.load(pa) : b0;
+    let a = A_SHUFFLE ? v128.shuffle<f32>(av, av, 0, 0, 0, 0) : v128.load32_splat(pa);
+    c00 = f32x4.add(c00, f32x4.mul(a, b0)); c01 = f32x4.add(c01, f32x4.mul(a, b1));
+    a = A_SHUFFLE ? v128.shuffle<f32>(av, av, 1, 1, 1, 1) : v128.load32_splat(pa, 4);
+    c10 = f32x4.add(c10, f32x4.mul(a, b0)); c11 = f32x4.add(c11, f32x4.mul(a, b1));
+    a = A_SHUFFLE ? v128.shuffle<f32>(av, av, 2, 2, 2, 2) : v128.load32_splat(pa, 8);
+    c20 = f32x4.add(c20, f32x4.mul(a, b0)); c21 = f32x4.add(c21, f32x4.mul(a, b1));
+    a = A_SHUFFLE ? v128.shuffle<f32>(av, av, 3, 3, 3, 3) : v128.load32_splat(pa, 12);
+    c30 = f32x4.add(c30, f32x4.mul(a, b0)); c31 = f32x4.add(c31, f32x4.mul(a, b1));
     pa += 16; pb += 32;
   }
   const c1 = c + ldc, c2 = c1 + ldc, c3 = c2 + ldc;
