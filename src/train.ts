@@ -79,6 +79,7 @@ export async function trainCentralized(ds: Dataset, cfg: TrainConfig, onProgress
   let trainMs = 0, samples = 0;
   const schedule = { lr: cfg.sgd.lr, lrSchedule: cfg.lrSchedule ?? "constant", warmup: cfg.warmup ?? 0 };
   const budget = cfg.epochs * stepsPerEpoch;
+  const sgd = { ...cfg.sgd }; // its lr follows the schedule, step by step
   for (let epoch = 0; epoch < cfg.epochs; epoch++) {
     const order = shuffle.permutation(ds.train.count).subarray(0, n);
     let epochLoss = 0;
@@ -86,8 +87,8 @@ export async function trainCentralized(ds: Dataset, cfg: TrainConfig, onProgress
       const t0 = performance.now();
       const from = step * cfg.batch, B = Math.min(cfg.batch, n - from);
       net.loadBatch(ds, ds.train, order, from, B, cfg.augment ? { augment: { rng: aug } } : undefined);
-      const lr = learningRate(schedule, epoch * stepsPerEpoch + step, budget);
-      const loss = net.trainStep(params, B, { ...cfg.sgd, lr }, dropout);
+      sgd.lr = learningRate(schedule, epoch * stepsPerEpoch + step, budget);
+      const loss = net.trainStep(params, B, sgd, dropout);
       trainMs += performance.now() - t0;
       if (!Number.isFinite(loss)) {
         throw new Error(`training diverged at epoch ${epoch + 1} step ${step + 1} (loss ${loss}): lower --lr (now ${cfg.sgd.lr})`);

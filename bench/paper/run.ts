@@ -8,14 +8,13 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { loadDataset } from "../../src/data/registry.ts";
 import type { Dataset } from "../../src/data/dataset.ts";
-import { runConfigFromSettings, validateSettings } from "../../src/experiment/config.ts";
+import { manifestRunSettings, runConfigFromSettings, validateSettings, type Manifest } from "../../src/experiment/config.ts";
 import { runExperiment, type RunSummary } from "../../src/experiment/run.ts";
 import { lineChart, PALETTE } from "../../src/report/svg.ts";
 import { runtimeInfo } from "../../src/runtime.ts";
 
 const here = fileURLToPath(new URL(import.meta.url.includes("/dist/") ? "../../../bench/paper/" : "./", import.meta.url));
 
-interface Manifest { title: string; claim?: string; base: Record<string, unknown>; runs: ({ name: string } & Record<string, unknown>)[] }
 interface Done { name: string; s: RunSummary; curve: [number, number][] }
 
 const pct = (x: number) => (100 * x).toFixed(2);
@@ -59,8 +58,8 @@ async function runManifest(file: string, only: string | undefined, epochs: numbe
       if (prev) done.push(prev);
       continue;
     }
-    const { name, ...over } = r;
-    const settings = validateSettings({ ...m.base, ...over, ...(epochs ? { epochs } : {}) }, `${file} run ${name}`);
+    const name = r.name;
+    const settings = validateSettings({ ...manifestRunSettings(m, r), ...(epochs ? { epochs } : {}) }, `${file} run ${name}`);
     const cfg = runConfigFromSettings({ ...settings, out: join(outDir, name) });
     let ds = cache.get(cfg.dataset);
     if (!ds) cache.set(cfg.dataset, (ds = await loadDataset(cfg.dataset, { dataDir: cfg.dataDir })));

@@ -135,6 +135,15 @@ export const RUN_FLAGS: FlagTable = {
 const camel = (k: string) => k.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
 const kebab = (k: string) => k.replace(/[A-Z]/g, (c) => "-" + c.toLowerCase());
 
+/** A bench/paper manifest: shared settings and named runs that override them. */
+export interface Manifest { title: string; claim?: string; base: Record<string, unknown>; runs: ({ name: string } & Record<string, unknown>)[] }
+
+/** The settings of one manifest run (unvalidated): the base, then the run's own, its name dropped. */
+export function manifestRunSettings(m: Pick<Manifest, "base">, run: Manifest["runs"][number]): Record<string, unknown> {
+  const { name: _name, ...over } = run;
+  return { ...m.base, ...over };
+}
+
 /** Reads --config FILE (JSON, keys in kebab-case or camelCase), validating every value like a flag. */
 export function readConfigFile(path: string): Record<string, unknown> {
   let raw: unknown;
@@ -149,8 +158,7 @@ export function readConfigFile(path: string): Record<string, unknown> {
     if (m.runs.length !== 1) {
       throw new ConfigError(`--config ${path}: a paper manifest of ${m.runs.length} runs; run it with \`npm run paper -- NAME\`, or pass a file of one run's settings`);
     }
-    const { name: _name, ...run } = m.runs[0] as Record<string, unknown>;
-    raw = { ...(m.base as Record<string, unknown>), ...run };
+    raw = manifestRunSettings(m as Manifest, (m as Manifest).runs[0]);
   }
   return validateSettings(raw, `--config ${path}`);
 }

@@ -37,14 +37,14 @@ export interface EngineOptions {
   /** Size of the one memory, fixed for the engine's life (default 256 MB). */
   memoryMB?: number;
   /** The SIMD build to load instead of this runtime's choice (simdBuild()); for tests and benchmarks. */
-  simdBuild?: "simd" | "simd-bc";
+  simdBuild?: Exclude<Build, "scalar">;
 }
 
 const PAGE = 65536;
 
 /** The .wasm bytes of a build; `build/` sits two levels above this file in src/ and in dist/src/. */
-export async function wasmBytes(flavor: Build): Promise<Uint8Array<ArrayBuffer>> {
-  const url = new URL(`../../build/cdl-${flavor}.wasm`, import.meta.url);
+export async function wasmBytes(build: Build): Promise<Uint8Array<ArrayBuffer>> {
+  const url = new URL(`../../build/cdl-${build}.wasm`, import.meta.url);
   try {
     return new Uint8Array(await readFile(url));
   } catch (e) {
