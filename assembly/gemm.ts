@@ -143,13 +143,29 @@ function ntScalar(c: usize, a: usize, b: usize, M: i32, N: i32, K: i32, accumula
 }
 
 // How the micro-kernel broadcasts A. Default: four load32_splat (one broadcast load each), best
-// on Node. Built with `--use GEMM_A_SHUFFLE=1` (asconfig target simd-bc): one v128 load and four
-// shuffles, three loads per k instead of six. On runtimes that compile an explicit bounds check
-// into every wasm memory access (Deno, which does not enable V8's trap handler; Bun/JSC also gains)
-// that is ~25% faster on lenet; on Node it is ~4% slower. Same products in the same order, so both
-// builds give bit-identical results. src/wasm/loader.ts picks the build by runtime.
+// on Node. Built with `--use GEMM_A_SHUFFLE=1` (asconfig targets simd-bc, simd-fma-bc): one v128
+// load and four shuffles, three loads per k instead of six. On runtimes that compile an explicit
+// bounds check into every wasm memory access (Deno, which does not enable V8's trap handler;
+// Bun/JSC also gains) that is ~25% faster on lenet; on Node it is ~4% slower. Same products in the
+// same order, so the two choices give bit-identical results.
 // @ts-ignore: compile-time constant from --use, absent in the default builds
 const A_SHUFFLE: bool = isDefined(GEMM_A_SHUFFLE) ? GEMM_A_SHUFFLE != 0 : false;
+
+// How the micro-kernel accumulates. Default: f32x4.mul then f32x4.add (two roundings, identical
+// to the TS reference's order of operations). Built with `--use GEMM_FMA=1 --enable relaxed-simd`
+// (asconfig targets simd-fma, simd-fma-bc): f32x4.relaxed_madd, which V8 compiles to one fused
+// vfmadd231ps on x86-64 with FMA3 (one rounding) and JavaScriptCore to mul + add. Half the
+// arithmetic instructions: at 1024³ on the 2.45 GHz Zen 3 here, 27–28 → 38–41 GFLOP/s on Node,
+// i.e. the kernel is no longer issue-bound. Results differ from the non-FMA builds in the last bits.
+// src/wasm/loader.ts picks the build by runtime and by whether relaxed SIMD validates.
+// @ts-ignore: compile-time constant from --use, absent in the default builds
+const FMA: bool = isDefined(GEMM_FMA) ? GEMM_FMA != 0 : false;
+
+/** c + a·b, fused or not per build (FMA above). */
+// @ts-ignore: decorator
+@inline function madd(a: v128, b: v128, c: v128): v128 {
+  return FMA ? f32x4.relaxed_madd(a, b, c) : f32x4.add(c, f32x4.mul(a, b));
+}
 
 /** C[4,8] (tile at c, row stride ldc bytes) = or += the product of packed panels pa [kc][4] and pb [kc][8]. */
 // @ts-ignore: decorator
@@ -158,16 +174,16 @@ const A_SHUFFLE: bool = isDefined(GEMM_A_SHUFFLE) ? GEMM_A_SHUFFLE != 0 : false;
   const end = pa + (<usize>kc << 4);
   while (pa < end) {
     const b0 = v128.load(pb), b1 = v128.load(pb, 16);
-    // A_SHUFFLE is a compile-time constant: each build keeps one arm of every `?:` below.
+    // A_SHUFFLE and FMA are compile-time constants: each build keeps one arm of every `?:`.
     const av = A_SHUFFLE ? v128.load(pa) : b0;
     let a = A_SHUFFLE ? v128.shuffle<f32>(av, av, 0, 0, 0, 0) : v128.load32_splat(pa);
-    c00 = f32x4.add(c00, f32x4.mul(a, b0)); c01 = f32x4.add(c01, f32x4.mul(a, b1));
+    c00 = madd(a, b0, c00); c01 = madd(a, b1, c01);
     a = A_SHUFFLE ? v128.shuffle<f32>(av, av, 1, 1, 1, 1) : v128.load32_splat(pa, 4);
-    c10 = f32x4.add(c10, f32x4.mul(a, b0)); c11 = f32x4.add(c11, f32x4.mul(a, b1));
+    c10 = madd(a, b0, c10); c11 = madd(a, b1, c11);
     a = A_SHUFFLE ? v128.shuffle<f32>(av, av, 2, 2, 2, 2) : v128.load32_splat(pa, 8);
-    c20 = f32x4.add(c20, f32x4.mul(a, b0)); c21 = f32x4.add(c21, f32x4.mul(a, b1));
+    c20 = madd(a, b0, c20); c21 = madd(a, b1, c21);
     a = A_SHUFFLE ? v128.shuffle<f32>(av, av, 3, 3, 3, 3) : v128.load32_splat(pa, 12);
-    c30 = f32x4.add(c30, f32x4.mul(a, b0)); c31 = f32x4.add(c31, f32x4.mul(a, b1));
+    c30 = madd(a, b0, c30); c31 = madd(a, b1, c31);
     pa += 16; pb += 32;
   }
   const c1 = c + ldc, c2 = c1 + ldc, c3 = c2 + ldc;

@@ -1,7 +1,7 @@
 // Where a training step's time goes: every kernel call of `--steps` minibatch steps, timed from JS
 // and grouped by kernel (GEMMs also by shape M×N×K), against the whole step. Not a benchmark of
 // record (wrapping each call adds a little); it answers "which kernel to work on next".
-// Usage: npm run build && node dist/bench/profile.js [--model lenet|mlp|cifar-cnn] [--steps 100] [--build simd|simd-bc]
+// Usage: npm run build && node dist/bench/profile.js [--model lenet|mlp|cifar-cnn] [--steps 100] [--build simd|simd-bc|simd-fma|simd-fma-bc]
 // (--build: the SIMD build to load instead of this runtime's choice, see simdBuild() in src/wasm/loader.ts)
 import { loadDataset } from "../src/data/registry.ts";
 import { makeSyntheticCifar } from "../src/data/synthetic.ts";
@@ -10,20 +10,20 @@ import { planModel, PRESET_NAMES, type PresetName } from "../src/nn/spec.ts";
 import { Rng } from "../src/rng.ts";
 import { runtimeInfo } from "../src/runtime.ts";
 import { memoryMBFor } from "../src/train.ts";
-import { loadEngine, simdBuild, type Engine } from "../src/wasm/loader.ts";
+import { loadEngine, SIMD_BUILDS, simdBuild, type Engine, type SimdBuild } from "../src/wasm/loader.ts";
 
 const arg = (name: string, def: string) => { const i = process.argv.indexOf(`--${name}`); return i >= 0 ? process.argv[i + 1] : def; };
 const model = arg("model", "lenet") as PresetName;
 const steps = Number(arg("steps", "100"));
 const build = arg("build", simdBuild());
-if (!PRESET_NAMES.includes(model) || !(steps >= 1) || (build !== "simd" && build !== "simd-bc")) {
-  console.error(`usage: node dist/bench/profile.js [--model ${PRESET_NAMES.join("|")}] [--steps N ≥ 1] [--build simd|simd-bc]`);
+if (!PRESET_NAMES.includes(model) || !(steps >= 1) || !(SIMD_BUILDS as readonly string[]).includes(build)) {
+  console.error(`usage: node dist/bench/profile.js [--model ${PRESET_NAMES.join("|")}] [--steps N ≥ 1] [--build ${SIMD_BUILDS.join("|")}]`);
   process.exit(2);
 }
 const batch = 32, warmup = 10;
 const ds = model === "cifar-cnn" ? makeSyntheticCifar({ train: (steps + warmup) * batch, test: 1 }) : await loadDataset("mnist-10k");
 const plan = planModel(model, ds.shape, ds.classes);
-const engine = await loadEngine({ simdBuild: build, memoryMB: memoryMBFor(Net.bytesNeeded(plan, batch) + Net.paramSetBytes(plan)) });
+const engine = await loadEngine({ simdBuild: build as SimdBuild, memoryMB: memoryMBFor(Net.bytesNeeded(plan, batch) + Net.paramSetBytes(plan)) });
 
 // Every kernel wrapped by a timer; the Net sees only the wrapped table.
 const times = new Map<string, { ms: number; calls: number }>();

@@ -1,6 +1,7 @@
 // Loads the kernels with the plain WebAssembly API (no @assemblyscript/loader: it is deprecated
 // and our kernels take only numbers). The only module that touches WebAssembly.
 import { readFile } from "node:fs/promises";
+import v8 from "node:v8";
 import { Arena } from "./arena.ts";
 import { KERNEL_NAMES, type Kernels } from "./kernels.ts";
 import { referenceKernels } from "./reference.ts";
@@ -9,17 +10,65 @@ import { runtimeName } from "../runtime.ts";
 export type Flavor = "simd" | "scalar" | "reference";
 export const FLAVORS: readonly Flavor[] = ["simd", "scalar", "reference"];
 
-/** The compiled builds: `simd-bc` is the SIMD build for runtimes with bounds-checked wasm memory (see assembly/gemm.ts). */
-export type Build = "simd" | "simd-bc" | "scalar";
+/**
+ * The compiled builds (asconfig.json). The four SIMD builds differ only in the GEMM micro-kernel
+ * (assembly/gemm.ts): `-fma` accumulates with relaxed SIMD's f32x4.relaxed_madd (fused multiply-add
+ * where the runtime compiles it so), `-bc` broadcasts A with one load and shuffles, for runtimes that
+ * bounds-check every wasm memory access. `simd` and `simd-bc` give bit-identical results, as do
+ * `simd-fma` and `simd-fma-bc`.
+ */
+export type Build = "simd" | "simd-bc" | "simd-fma" | "simd-fma-bc" | "scalar";
+export type SimdBuild = Exclude<Build, "scalar">;
+export const SIMD_BUILDS: readonly SimdBuild[] = ["simd", "simd-bc", "simd-fma", "simd-fma-bc"];
+
+// The smallest module that uses relaxed SIMD: (func (result v128) (f32x4.relaxed_madd (v128.const 0) ×3)).
+const RELAXED_PROBE = new Uint8Array([
+  0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00, // magic, version
+  0x01, 0x05, 0x01, 0x60, 0x00, 0x01, 0x7b, // type section: () -> v128
+  0x03, 0x02, 0x01, 0x00, // function section: one function of type 0
+  0x0a, 0x3d, 0x01, 0x3b, 0x00, // code section: one body of 59 bytes, no locals
+  ...[0, 1, 2].flatMap(() => [0xfd, 0x0c, ...new Array<number>(16).fill(0)]), // v128.const 0, three times
+  0xfd, 0x85, 0x02, 0x0b, // f32x4.relaxed_madd (0xfd 0x105), end
+]);
+
+let relaxed: boolean | undefined;
 
 /**
- * The SIMD build for this runtime. Node enables V8's WebAssembly trap handler, so memory accesses
- * cost no bounds check and the default build is fastest; Deno compiles an explicit bounds check into
- * every access (no trap handler) and Bun runs JavaScriptCore, and on both the `simd-bc` build's GEMM
- * (half the loads) is 20–50% faster (bench/README.md, "Runtimes"). Both compute bit-identical results.
+ * Whether this process's WebAssembly accepts relaxed SIMD. It is standard (WebAssembly 3.0) and on by
+ * default in Node ≥ 22, Deno and Bun; Node 20's V8 (11.3) implements it behind
+ * --experimental-wasm-relaxed-simd, so on Node we turn that flag on (v8.setFlagsFromString, once,
+ * before any of our modules is compiled) unless CDL_RELAXED_SIMD=0. The answer is cached.
  */
-export function simdBuild(): Build {
-  return runtimeName().runtime === "node" ? "simd" : "simd-bc";
+export function relaxedSimd(): boolean {
+  if (relaxed === undefined) {
+    relaxed = WebAssembly.validate(RELAXED_PROBE);
+    if (!relaxed && runtimeName().runtime === "node" && process.env.CDL_RELAXED_SIMD !== "0") {
+      v8.setFlagsFromString("--experimental-wasm-relaxed-simd");
+      relaxed = WebAssembly.validate(RELAXED_PROBE);
+    }
+  }
+  return relaxed;
+}
+
+/**
+ * The SIMD build for this runtime: `-fma` where relaxed SIMD is available (1.3–1.5× the GEMM
+ * throughput of mul + add under V8; JavaScriptCore computes the same as mul + add, so on Bun it is
+ * simd-bc's speed and results), `-bc` off Node: Node enables V8's WebAssembly trap handler, so memory
+ * accesses cost no bounds check; Deno compiles an explicit bounds check into every access (no trap
+ * handler) and Bun runs JavaScriptCore, and on both the `-bc` micro-kernel (half the loads) is
+ * 20–50% faster (bench/README.md, "Runtimes"). CDL_SIMD_BUILD=<build> overrides the choice.
+ */
+export function simdBuild(): SimdBuild {
+  const forced = process.env.CDL_SIMD_BUILD;
+  if (forced !== undefined && forced !== "") {
+    if (!(SIMD_BUILDS as readonly string[]).includes(forced)) {
+      throw new Error(`CDL_SIMD_BUILD='${forced}' is not a SIMD build (allowed: ${SIMD_BUILDS.join(", ")})`);
+    }
+    if (forced.includes("fma") && !relaxedSimd()) throw new Error(`CDL_SIMD_BUILD='${forced}' needs relaxed SIMD, which this runtime does not accept`);
+    return forced as SimdBuild;
+  }
+  const bc = runtimeName().runtime !== "node";
+  return relaxedSimd() ? (bc ? "simd-fma-bc" : "simd-fma") : (bc ? "simd-bc" : "simd");
 }
 
 export interface Engine {
@@ -37,7 +86,7 @@ export interface EngineOptions {
   /** Size of the one memory, fixed for the engine's life (default 256 MB). */
   memoryMB?: number;
   /** The SIMD build to load instead of this runtime's choice (simdBuild()); for tests and benchmarks. */
-  simdBuild?: Exclude<Build, "scalar">;
+  simdBuild?: SimdBuild;
 }
 
 const PAGE = 65536;
@@ -61,6 +110,9 @@ export async function loadEngine(opts: EngineOptions = {}): Promise<Engine> {
   const memory = new WebAssembly.Memory({ initial: pages, maximum: pages });
   let kernels: Kernels;
   const build: Build | null = flavor === "reference" ? null : flavor === "simd" ? opts.simdBuild ?? simdBuild() : "scalar";
+  if (build !== null && build.includes("fma") && !relaxedSimd()) {
+    throw new Error(`the ${build} build needs relaxed SIMD, which this runtime does not accept; use simd or simd-bc`);
+  }
   if (build === null) {
     kernels = referenceKernels(memory);
   } else {

@@ -5,10 +5,13 @@
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { KERNEL_NAMES } from "../../src/wasm/kernels.ts";
-import { wasmBytes } from "../../src/wasm/loader.ts";
+import { relaxedSimd, SIMD_BUILDS, wasmBytes } from "../../src/wasm/loader.ts";
 import { referenceKernels } from "../../src/wasm/reference.ts";
 
-const builds = { simd: await wasmBytes("simd"), "simd-bc": await wasmBytes("simd-bc"), scalar: await wasmBytes("scalar") };
+// The -fma builds need relaxed SIMD to validate: relaxedSimd() turns it on where it can (Node 20).
+const hasRelaxed = relaxedSimd();
+const builds: Record<string, Uint8Array<ArrayBuffer>> = { scalar: await wasmBytes("scalar") };
+for (const b of SIMD_BUILDS) if (hasRelaxed || !b.includes("fma")) builds[b] = await wasmBytes(b);
 
 // --- a minimal reader of the binary format: sections, function types, locals and instructions,
 // enough to tell which function bodies contain SIMD (0xfd-prefixed) instructions or v128 values.
@@ -117,7 +120,7 @@ for (const [flavor, bytes] of Object.entries(builds)) {
   });
 }
 
-for (const flavor of ["simd", "simd-bc"] as const) {
+for (const flavor of SIMD_BUILDS.filter((b) => b in builds)) {
   test(`${flavor} build: uses v128 in the vectorised kernels`, () => {
     const bytes = builds[flavor];
     const { bodies, importedFuncs, typesHaveV128 } = sections(bytes);
@@ -132,16 +135,29 @@ for (const flavor of ["simd", "simd-bc"] as const) {
   });
 }
 
-test("simd-bc differs from simd only in how the GEMM micro-kernel broadcasts A (one v128 load + shuffles)", () => {
-  const count = (bytes: Uint8Array, sub: number) => {
-    const { bodies } = sections(bytes);
-    let n = 0;
-    for (const b of bodies) for (let i = b.start; i + 1 < b.end; i++) if (bytes[i] === 0xfd && bytes[i + 1] === sub) n++;
-    return n; // a byte-pattern count: an upper bound, enough to see the two builds differ the intended way
-  };
-  const SPLAT32 = 0x09, SHUFFLE = 0x0d;
-  assert.ok(count(builds["simd-bc"], SHUFFLE) > count(builds.simd, SHUFFLE), "simd-bc has more i8x16.shuffle");
-  assert.ok(count(builds["simd-bc"], SPLAT32) < count(builds.simd, SPLAT32), "simd-bc has fewer v128.load32_splat");
+/** How many times the byte sequence fd·sub (a SIMD opcode, sub as LEB128 bytes) occurs in the bodies: an upper bound, enough to see builds differ the intended way. */
+function countSimd(bytes: Uint8Array, ...sub: number[]): number {
+  const { bodies } = sections(bytes);
+  let n = 0;
+  for (const b of bodies) for (let i = b.start; i + sub.length < b.end; i++) if (bytes[i] === 0xfd && sub.every((x, k) => bytes[i + 1 + k] === x)) n++;
+  return n;
+}
+const SPLAT32 = [0x09], SHUFFLE = [0x0d], RELAXED_MADD = [0x85, 0x02];
+
+for (const [plain, bc] of [["simd", "simd-bc"], ["simd-fma", "simd-fma-bc"]]) {
+  if (!builds[plain]) continue;
+  test(`${bc} differs from ${plain} in how the GEMM micro-kernel broadcasts A (one v128 load + shuffles)`, () => {
+    assert.ok(countSimd(builds[bc], ...SHUFFLE) > countSimd(builds[plain], ...SHUFFLE), `${bc} has more i8x16.shuffle`);
+    assert.ok(countSimd(builds[bc], ...SPLAT32) < countSimd(builds[plain], ...SPLAT32), `${bc} has fewer v128.load32_splat`);
+  });
+}
+
+test("only the -fma builds use f32x4.relaxed_madd", () => {
+  for (const [name, bytes] of Object.entries(builds)) {
+    const n = countSimd(bytes, ...RELAXED_MADD);
+    if (name.includes("fma")) assert.ok(n >= 8, `${name}: ${n} relaxed_madd, want the micro-kernel's 8 or more`);
+    else assert.is(n, 0, `${name} uses relaxed_madd`);
+  }
 });
 
 test("scalar build: no SIMD instruction and no v128 value anywhere", () => {

@@ -7,7 +7,7 @@ import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { Rng } from "../../src/rng.ts";
 import { GEMM_WS_FLOATS, type Kernels } from "../../src/wasm/kernels.ts";
-import { FLAVORS, loadEngine, simdBuild, type Engine } from "../../src/wasm/loader.ts";
+import { FLAVORS, loadEngine, relaxedSimd, SIMD_BUILDS, simdBuild, type Engine } from "../../src/wasm/loader.ts";
 
 type Variant = "nn" | "nt" | "tn";
 const VARIANTS: readonly Variant[] = ["nn", "nt", "tn"];
@@ -159,9 +159,11 @@ const layerCases: Record<Variant, Case[]> = {
 
 // One engine per flavor; 512 MB holds every buffer of the run (each case also takes a fresh
 // 328 KB workspace) without reuse.
-// Both SIMD builds on every runtime: this runtime's choice and the other (see simdBuild()).
+// Every SIMD build this runtime can run (the -fma ones need relaxed SIMD), besides the FLAVORS' own
+// choice (see simdBuild()).
+const otherBuilds = SIMD_BUILDS.filter((b) => b !== simdBuild() && (!b.includes("fma") || relaxedSimd()));
 const engines = await Promise.all([...FLAVORS.map((flavor) => loadEngine({ flavor, memoryMB: 512 })),
-  loadEngine({ flavor: "simd", memoryMB: 512, simdBuild: simdBuild() === "simd" ? "simd-bc" : "simd" })]);
+  ...otherBuilds.map((b) => loadEngine({ flavor: "simd", memoryMB: 512, simdBuild: b }))]);
 
 for (const v of VARIANTS) {
   test(`gemm_${v}: odd sizes {0,1,3,5,17}³, beta 0 and 1`, () => runCases(engines, v, smallCases, 1));
@@ -169,19 +171,22 @@ for (const v of VARIANTS) {
   test(`gemm_${v}: dense and conv layer shapes`, () => runCases(engines, v, layerCases[v], 3));
 }
 
-test("the two SIMD builds give bit-identical products (same operations in the same order)", () => {
-  const [x, y] = engines.filter((e) => e.flavor === "simd");
-  assert.is.not(x.build, y.build);
-  const rng = new Rng(4);
-  for (const v of VARIANTS) {
-    for (const cs of [...layerCases[v], ...edgeCases]) {
-      const a = uniform(rng, cs.M * cs.K), b = uniform(rng, cs.K * cs.N), c0 = uniform(rng, cs.M * cs.N);
-      const p = run(x, v, cs, a, b, c0), q = run(y, v, cs, a, b, c0);
-      const first = p.findIndex((value, i) => !Object.is(value, q[i]));
-      assert.is(first, -1, `${label(x, v, cs)}: ${x.build} and ${y.build} differ at ${first} (${p[first]} vs ${q[first]})`);
+// -bc changes only how A is broadcast: the same operations in the same order.
+for (const [xb, yb] of [["simd", "simd-bc"], ["simd-fma", "simd-fma-bc"]] as const) {
+  const x = engines.find((e) => e.build === xb), y = engines.find((e) => e.build === yb);
+  if (!x || !y) continue; // -fma without relaxed SIMD
+  test(`${xb} and ${yb} give bit-identical products`, () => {
+    const rng = new Rng(4);
+    for (const v of VARIANTS) {
+      for (const cs of [...layerCases[v], ...edgeCases]) {
+        const a = uniform(rng, cs.M * cs.K), b = uniform(rng, cs.K * cs.N), c0 = uniform(rng, cs.M * cs.N);
+        const p = run(x, v, cs, a, b, c0), q = run(y, v, cs, a, b, c0);
+        const first = p.findIndex((value, i) => !Object.is(value, q[i]));
+        assert.is(first, -1, `${label(x, v, cs)}: ${xb} and ${yb} differ at ${first} (${p[first]} vs ${q[first]})`);
+      }
     }
-  }
-});
+  });
+}
 
 test("negative control: a wrong product fails the comparison", () => {
   const e = engines[0];
