@@ -30,7 +30,11 @@
 }
 
 @inline function zeroRun(dst: usize, n: i32): void {
-  for (let i = 0; i < n; i++) store<f32>(dst + (<usize>i << 2), 0);
+  let i = 0;
+  if (ASC_FEATURE_SIMD) {
+    for (; i + 4 <= n; i += 4) v128.store(dst + (<usize>i << 2), f32x4.splat(0));
+  }
+  for (; i < n; i++) store<f32>(dst + (<usize>i << 2), 0);
 }
 
 /** dst[i] = src[i·stride] for i < n (stride 1: contiguous SIMD copy). */
@@ -78,25 +82,41 @@
 export function im2col_f32(colPtr: usize, xPtr: usize, B: i32, C: i32, H: i32, W: i32,
   KH: i32, KW: i32, stride: i32, pad: i32, OH: i32, OW: i32): void {
   const P = B * OH * OW;
+  const rowStep = <usize>(stride * W) << 2, plane = <usize>(C * H * W) << 2;
   for (let c = 0; c < C; c++) {
     for (let kh = 0; kh < KH; kh++) {
+      // Output rows [ohLo, ohHi) read input rows inside the image; the others are all padding.
+      const ohLo = validLo(kh, stride, pad, OH);
+      const ohHi = validHi(kh, stride, pad, H, OH, ohLo);
       for (let kw = 0; kw < KW; kw++) {
         const lo = validLo(kw, stride, pad, OW);
         const hi = validHi(kw, stride, pad, W, OW, lo);
+        const n = hi - lo;
+        // Whole valid rows (no padding column, stride 1): OW-float copies, one per output row.
+        const whole = stride == 1 && n == OW;
         let dst = colPtr + (<usize>((c * KH + kh) * KW + kw) * <usize>P << 2);
+        // Input pixel of (b, ohLo, lo); only dereferenced when the run is non-empty.
+        let src = xPtr + (<usize>(c * H * W + (ohLo * stride - pad + kh) * W + lo * stride - pad + kw) << 2);
         for (let b = 0; b < B; b++) {
-          const plane = xPtr + (<usize>((b * C + c) * H * W) << 2);
-          for (let oh = 0; oh < OH; oh++) {
-            const ih = oh * stride - pad + kh;
-            if (ih < 0 || ih >= H || lo == hi) {
-              zeroRun(dst, OW);
-            } else {
-              zeroRun(dst, lo);
-              gatherRun(dst + (<usize>lo << 2), plane + (<usize>(ih * W + lo * stride - pad + kw) << 2), hi - lo, stride);
-              zeroRun(dst + (<usize>hi << 2), OW - hi);
+          zeroRun(dst, ohLo * OW);
+          dst += <usize>(ohLo * OW) << 2;
+          let s = src;
+          if (whole) {
+            for (let oh = ohLo; oh < ohHi; oh++) {
+              gatherRun(dst, s, OW, 1);
+              dst += <usize>OW << 2; s += rowStep;
             }
-            dst += <usize>OW << 2;
+          } else {
+            for (let oh = ohLo; oh < ohHi; oh++) {
+              zeroRun(dst, lo);
+              gatherRun(dst + (<usize>lo << 2), s, n, stride);
+              zeroRun(dst + (<usize>hi << 2), OW - hi);
+              dst += <usize>OW << 2; s += rowStep;
+            }
           }
+          zeroRun(dst, (OH - ohHi) * OW);
+          dst += <usize>((OH - ohHi) * OW) << 2;
+          src += plane;
         }
       }
     }
@@ -108,23 +128,27 @@ export function im2col_f32(colPtr: usize, xPtr: usize, B: i32, C: i32, H: i32, W
 export function col2im_f32(dxPtr: usize, dcolPtr: usize, B: i32, C: i32, H: i32, W: i32,
   KH: i32, KW: i32, stride: i32, pad: i32, OH: i32, OW: i32): void {
   const P = B * OH * OW;
+  const rowStep = <usize>(stride * W) << 2, plane = <usize>(C * H * W) << 2, image = <usize>(OH * OW) << 2;
   memory.fill(dxPtr, 0, <usize>(B * C * H * W) << 2);
   for (let c = 0; c < C; c++) {
     for (let kh = 0; kh < KH; kh++) {
+      const ohLo = validLo(kh, stride, pad, OH);
+      const ohHi = validHi(kh, stride, pad, H, OH, ohLo);
+      if (ohLo == ohHi) continue;
       for (let kw = 0; kw < KW; kw++) {
         const lo = validLo(kw, stride, pad, OW);
         const hi = validHi(kw, stride, pad, W, OW, lo);
-        if (lo == hi) continue;
-        let src = dcolPtr + (<usize>((c * KH + kh) * KW + kw) * <usize>P << 2);
+        const n = hi - lo;
+        if (n == 0) continue;
+        let src = dcolPtr + (<usize>((c * KH + kh) * KW + kw) * <usize>P << 2) + (<usize>(ohLo * OW + lo) << 2);
+        let dst = dxPtr + (<usize>(c * H * W + (ohLo * stride - pad + kh) * W + lo * stride - pad + kw) << 2);
         for (let b = 0; b < B; b++) {
-          const plane = dxPtr + (<usize>((b * C + c) * H * W) << 2);
-          for (let oh = 0; oh < OH; oh++) {
-            const ih = oh * stride - pad + kh;
-            if (ih >= 0 && ih < H) {
-              scatterAddRun(plane + (<usize>(ih * W + lo * stride - pad + kw) << 2), src + (<usize>lo << 2), hi - lo, stride);
-            }
-            src += <usize>OW << 2;
+          let s = src, d = dst;
+          for (let oh = ohLo; oh < ohHi; oh++) {
+            scatterAddRun(d, s, n, stride);
+            s += <usize>OW << 2; d += rowStep;
           }
+          src += image; dst += plane;
         }
       }
     }
