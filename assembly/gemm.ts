@@ -200,6 +200,36 @@ const FMA: bool = isDefined(GEMM_FMA) ? GEMM_FMA != 0 : false;
 }
 
 /**
+ * Packs the whole panels of a B block whose rows are contiguous (nn, tn): panels [n/8][kc][8] from
+ * rows src + k·bks, n a multiple of 8. Eight rows at a time across all panels, so the rows are read
+ * front to back and each panel receives 256 contiguous bytes (whole cache lines) per visit.
+ */
+function packRowsB(dst: usize, src: usize, bks: usize, kc: i32, n: i32, panel: usize): void {
+  let k = 0;
+  for (; k + 8 <= kc; k += 8) {
+    const s0 = src + <usize>k * bks;
+    let d = dst + (<usize>k << 5);
+    for (let j = 0; j < n; j += 8) {
+      let s = s0 + (<usize>j << 2), dd = d;
+      for (let r = 0; r < 8; r++) {
+        v128.store(dd, v128.load(s)); v128.store(dd, v128.load(s, 16), 16);
+        s += bks; dd += 32;
+      }
+      d += panel;
+    }
+  }
+  for (; k < kc; k++) {
+    const s0 = src + <usize>k * bks;
+    let d = dst + (<usize>k << 5);
+    for (let j = 0; j < n; j += 8) {
+      const s = s0 + (<usize>j << 2);
+      v128.store(d, v128.load(s)); v128.store(d, v128.load(s, 16), 16);
+      d += panel;
+    }
+  }
+}
+
+/**
  * C[M,N] (+)= op(A)·op(B) with op(A)[i,k] at a + i·ars + k·aks and op(B)[k,j] at b + k·bks + j·bjs
  * (byte strides). Every layout goes through the same packing and micro-kernel.
  */
@@ -213,8 +243,11 @@ function packedGemm(c: usize, a: usize, b: usize, M: i32, N: i32, K: i32, accumu
       const kc = min(KC, K - k0);
       const acc = accumulate || k0 > 0;
       const panelB = <usize>kc * (NR << 2);
-      for (let jr = 0; jr < nc; jr += NR) {
-        packPanel(pB + <usize>(jr / NR) * panelB, b + <usize>k0 * bks + <usize>(j0 + jr) * bjs, bjs, bks, kc, min(NR, nc - jr), NR);
+      const bBlock = b + <usize>k0 * bks + <usize>j0 * bjs;
+      const full = bjs == 4 ? nc & ~(NR - 1) : 0;
+      if (full > 0) packRowsB(pB, bBlock, bks, kc, full, panelB);
+      for (let jr = full; jr < nc; jr += NR) {
+        packPanel(pB + <usize>(jr / NR) * panelB, bBlock + <usize>jr * bjs, bjs, bks, kc, min(NR, nc - jr), NR);
       }
       for (let i0 = 0; i0 < M; i0 += MC) {
         const mc = min(MC, M - i0);
