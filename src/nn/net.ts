@@ -11,7 +11,7 @@ import type { F32Buf, I32Buf } from "../wasm/arena.ts";
 import type { Engine } from "../wasm/loader.ts";
 import { GEMM_WS_FLOATS } from "../wasm/kernels.ts";
 import { makeLayer, workspaceNeeds, type Layer, type Workspace } from "./layers.ts";
-import { shapeSize, type ModelPlan } from "./spec.ts";
+import { shapeSize, type LayerPlan, type ModelPlan } from "./spec.ts";
 
 export interface ParamSet {
   /** θ, the flat parameter vector [numParams] in PyTorch state_dict order. */
@@ -34,6 +34,25 @@ export type InitScheme = "he" | "glorot";
 export interface EvalResult { accuracy: number; loss: number; count: number }
 
 const ALIGN_SLACK = 16;
+
+/**
+ * The layers in the order the net runs them: the plan's, except that `relu → maxpool2d` runs as
+ * `maxpool2d → relu` (the ReLU sized for the pooled shape). Max and ReLU commute exactly — the max of
+ * the ReLUs is the ReLU of the max, and the gradient reaches the same input — so outputs and
+ * gradients are bit-identical (tested), while the ReLU touches a quarter of the values (2×2 pool).
+ */
+export function executionOrder(layers: readonly LayerPlan[]): LayerPlan[] {
+  const out = layers.slice();
+  for (let i = 0; i + 1 < out.length; i++) {
+    const [a, b] = [out[i], out[i + 1]];
+    if (a.spec.type === "relu" && b.spec.type === "maxpool2d") {
+      out[i] = { ...b, inShape: a.inShape };
+      out[i + 1] = { ...a, inShape: b.outShape, outShape: b.outShape };
+      i++;
+    }
+  }
+  return out;
+}
 
 export class Net {
   readonly layers: readonly Layer[];
@@ -79,7 +98,7 @@ export class Net {
     this.grad = arena.f32(plan.numParams, "gradient vector");
     this.input = arena.f32(batch * shapeSize(plan.inputShape), "input batch");
     this.labels = arena.i32(batch, "label batch");
-    this.layers = plan.layers.map((l) => makeLayer(l, this.ws, arena, batch));
+    this.layers = executionOrder(plan.layers).map((l) => makeLayer(l, this.ws, arena, batch));
   }
 
   get classes(): number { return this.plan.classes; }
