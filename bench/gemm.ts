@@ -11,7 +11,8 @@ import { pathToFileURL } from "node:url";
 import BenchmarkJs from "benchmark";
 import { Rng } from "../src/rng.ts";
 import { GEMM_WS_FLOATS, type Kernels } from "../src/wasm/kernels.ts";
-import { loadEngine, type Engine } from "../src/wasm/loader.ts";
+import { loadEngine, simdBuild, type Engine } from "../src/wasm/loader.ts";
+import { mulAddBuild } from "./lenet.ts";
 import { loadTfjsWasm, type Tf } from "./tfjs.ts";
 
 interface BenchmarkRun { stats: { mean: number }; error?: unknown; run(): void }
@@ -23,7 +24,7 @@ export interface Row {
   /** What the shape is, e.g. "square" or "conv1 fwd". */
   case: string;
   variant: Variant;
-  /** "simd", "scalar", "tfjs" (untransposed matMul of the same size) or "tfjs-T" (same transposition). */
+  /** "simd" (this runtime's SIMD build), "simd mul+add" (its counterpart without FMA), "scalar", "tfjs" (untransposed matMul of the same size) or "tfjs-T" (same transposition). */
   impl: string;
   M: number; N: number; K: number;
   gflops: number;
@@ -88,6 +89,8 @@ function tfjsCall(tf: Tf, s: Shape, rng: Rng, transposed: boolean): { fn: () => 
 
 export async function runGemmBench(): Promise<Row[]> {
   const simd = await loadEngine({ flavor: "simd", memoryMB: 128 });
+  // The same kernels without fused multiply-add, on the square shapes, to show what -fma adds.
+  const mulAdd = simd.build?.includes("fma") ? await loadEngine({ flavor: "simd", simdBuild: mulAddBuild(), memoryMB: 128 }) : null;
   const scalar = await loadEngine({ flavor: "scalar", memoryMB: 64 });
   const tf = await loadTfjsWasm();
   const rng = new Rng(20240611);
@@ -102,6 +105,10 @@ export async function runGemmBench(): Promise<Row[]> {
       ({ case: s.case, variant: s.variant, impl, M: s.M, N: s.N, K: s.K, gflops, vsTfjs: vs });
     const simdGflops = flops / secondsPerCall(`simd ${name}`, gemmCall(simd, s, rng), false) / 1e9;
     rows.push(row("simd", simdGflops, simdGflops / tfGflops));
+    if (s.scalar && mulAdd) {
+      const g = flops / secondsPerCall(`simd mul+add ${name}`, gemmCall(mulAdd, s, rng), false) / 1e9;
+      rows.push(row("simd mul+add", g, g / tfGflops));
+    }
     if (s.scalar) {
       const scalarGflops = flops / secondsPerCall(`scalar ${name}`, gemmCall(scalar, s, rng), true) / 1e9;
       rows.push(row("scalar", scalarGflops, scalarGflops / tfGflops));
@@ -127,7 +134,7 @@ export function formatRows(rows: Row[]): string {
 
 const direct = process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href;
 if (direct) {
-  console.log(`runtime ${process.version} (${process.release?.name ?? "?"}), CPU ${os.cpus()[0]?.model ?? "?"}, one thread`);
+  console.log(`runtime ${process.version} (${process.release?.name ?? "?"}), CPU ${os.cpus()[0]?.model ?? "?"}, one thread, SIMD build ${simdBuild()}`);
   console.log(`command: ${process.argv.map((a, i) => (i < 2 ? a.split("/").slice(-3).join("/") : a)).join(" ")}`);
   console.log(formatRows(await runGemmBench()));
 }

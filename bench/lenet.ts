@@ -27,7 +27,7 @@ import { Net, type ParamSet } from "../src/nn/net.ts";
 import { planModel, PRESETS, type LayerSpec, type ModelPlan } from "../src/nn/spec.ts";
 import { Rng } from "../src/rng.ts";
 import { memoryMBFor } from "../src/train.ts";
-import { loadEngine, type Flavor } from "../src/wasm/loader.ts";
+import { loadEngine, simdBuild, type Flavor, type SimdBuild } from "../src/wasm/loader.ts";
 import type { Tf } from "./tfjs.ts";
 
 interface BenchmarkRun { stats: { mean: number; rme: number }; error?: unknown; run(): void }
@@ -91,9 +91,19 @@ export function timeSteps(name: string, fn: () => void, warmup: number, maxTime:
 
 export interface OurTrainer { net: Net; params: ParamSet; step(i: number): number }
 
-/** A net of `flavor` over `plan`, initialised from `seed`, whose step(i) trains on batch i mod count. */
-export async function ourTrainer(flavor: Flavor, plan: ModelPlan, batches: Batches, seed: number): Promise<OurTrainer> {
-  const engine = await loadEngine({ flavor, memoryMB: memoryMBFor(Net.bytesNeeded(plan, BATCH) + Net.paramSetBytes(plan)) });
+/**
+ * What our side of a comparison runs: an engine flavor, or "simd mul+add" — the SIMD build without
+ * relaxed SIMD's fused multiply-add (simd or simd-bc, see simdBuild()), to show what the FMA builds add.
+ */
+export type Impl = Flavor | "simd mul+add";
+
+/** The SIMD build without FMA that matches this runtime's choice. */
+export const mulAddBuild = (): SimdBuild => (simdBuild().endsWith("-bc") ? "simd-bc" : "simd");
+
+/** A net of `impl` over `plan`, initialised from `seed`, whose step(i) trains on batch i mod count. */
+export async function ourTrainer(impl: Impl, plan: ModelPlan, batches: Batches, seed: number): Promise<OurTrainer> {
+  const memoryMB = memoryMBFor(Net.bytesNeeded(plan, BATCH) + Net.paramSetBytes(plan));
+  const engine = await loadEngine(impl === "simd mul+add" ? { flavor: "simd", simdBuild: mulAddBuild(), memoryMB } : { flavor: impl, memoryMB });
   const net = new Net(engine, plan, BATCH);
   const params = net.newParams();
   net.init(params.theta, new Rng(seed));
@@ -334,19 +344,19 @@ export function tfjsTrainer(tf: Tf, plan: ModelPlan, theta: Float32Array, batche
 }
 
 /** Throughput of each trainer; all start from the same θ and batch 0, so their first losses must agree. */
-export async function compareTraining(name: string, plan: ModelPlan, batches: Batches, flavors: Flavor[],
+export async function compareTraining(name: string, plan: ModelPlan, batches: Batches, impls: Impl[],
   tf: Tf, opts: { seed: number; warmup: number; maxTime: number }): Promise<Throughput[]> {
   const out: Throughput[] = [];
   let theta: Float32Array | null = null;
   const row = (impl: string, t: { mean: number; rme: number }, steps: number, firstLoss: number, lastLoss: number): Throughput =>
     ({ impl, samplesPerSecond: BATCH / t.mean, rme: t.rme, steps, firstLoss, lastLoss });
-  for (const flavor of flavors) {
-    const tr = await ourTrainer(flavor, plan, batches, opts.seed);
+  for (const impl of impls) {
+    const tr = await ourTrainer(impl, plan, batches, opts.seed);
     theta ??= tr.params.theta.view.slice();
     const first = tr.step(0);
     let i = 1;
-    const t = timeSteps(`${name} ${flavor}`, () => { tr.step(i++); }, opts.warmup, opts.maxTime);
-    out.push(row(flavor, t, i + 1, first, tr.step(i)));
+    const t = timeSteps(`${name} ${impl}`, () => { tr.step(i++); }, opts.warmup, opts.maxTime);
+    out.push(row(impl, t, i + 1, first, tr.step(i)));
   }
   // Stock tfjs-wasm (plus the registered dW), then with the fast dx swapped in, for information.
   for (const fastDx of [false, true]) {
@@ -427,15 +437,16 @@ export async function runLenetBench(opts: { maxTime?: number } = {}): Promise<Le
   const { tf, convGradError } = await loadTfjsForTraining();
   const ds = await loadDataset("mnist-10k");
   const batches = makeBatches(ds, 16, BATCH, 1);
-  const rows = await compareTraining("lenet", LENET_PLAN(), batches, ["simd", "scalar"], tf, { seed: 1, warmup: 3, maxTime: opts.maxTime ?? 4 });
+  const rows = await compareTraining("lenet", LENET_PLAN(), batches, ["simd", ...(simdBuild().includes("fma") ? ["simd mul+add" as const] : []), "scalar"], tf, { seed: 1, warmup: 3, maxTime: opts.maxTime ?? 4 });
   return { rows, convGradError, ...measureRss(150) };
 }
 
 export function formatLenet(r: LenetResult): string {
   const get = (impl: string) => r.rows.find((x) => x.impl === impl)!.samplesPerSecond;
   return [
-    `lenet training, batch ${BATCH}, one thread, mnist-10k, plain SGD lr ${LR}`,
+    `lenet training, batch ${BATCH}, one thread, mnist-10k, plain SGD lr ${LR}; simd = build ${simdBuild()}`,
     formatThroughput(r.rows),
+    ...(r.rows.some((x) => x.impl === "simd mul+add") ? [`fused multiply-add (simd / simd mul+add): ${(get("simd") / get("simd mul+add")).toFixed(2)}×`] : []),
     `simd/scalar ${(get("simd") / get("scalar")).toFixed(2)}×, simd/tfjs-wasm ${(get("simd") / get("tfjs-wasm")).toFixed(2)}×`
       + ` (vs tfjs-wasm with an XNNPACK conv for dx instead of its shipped loop: ${(get("simd") / get("tfjs-wasm fast dx")).toFixed(2)}×)`,
     `tfjs Conv2DBackpropFilter (registered here) and Conv2DBackpropInput vs float64 loop: max |Δ| ${r.convGradError.toExponential(1)}`,

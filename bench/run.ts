@@ -4,6 +4,7 @@
 // this one run are the comparable figures (see bench/README.md). Prints only, writes nothing.
 import { readFileSync } from "node:fs";
 import os from "node:os";
+import { simdBuild } from "../src/wasm/loader.ts";
 import { formatRows, runGemmBench } from "./gemm.ts";
 import { formatLenet, runLenetBench } from "./lenet.ts";
 import { formatCifar, runCifarBench } from "./cifar.ts";
@@ -40,7 +41,7 @@ function formatFigures(figs: Figure[]): string {
 }
 
 const mhz = clockMHz();
-console.log(`runtime: node ${process.version}; CPU: ${os.cpus()[0]?.model.trim() ?? "?"}${mhz ? ` at ${(mhz / 1000).toFixed(2)} GHz` : ""}, ${os.cpus().length} logical cores; every benchmark uses one thread`);
+console.log(`runtime: node ${process.version}; CPU: ${os.cpus()[0]?.model.trim() ?? "?"}${mhz ? ` at ${(mhz / 1000).toFixed(2)} GHz` : ""}, ${os.cpus().length} logical cores; every benchmark uses one thread; SIMD build ${simdBuild()}`);
 console.log(`command: npm run bench  (node ${process.argv.slice(1).map((a) => a.split("/").slice(-3).join("/")).join(" ")})\n`);
 
 const t0 = performance.now();
