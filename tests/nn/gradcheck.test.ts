@@ -23,6 +23,17 @@ const CASES: { name: string; input: Shape; layers: LayerSpec[] }[] = [
     { type: "conv2d", out: 2, kernel: 3, padding: 1 }, { type: "maxpool2d", kernel: 2 }, { type: "flatten" }, { type: "dense", out: 4 }] },
   { name: "maxpool 3 stride 2", input: [1, 7, 7], layers: [
     { type: "conv2d", out: 2, kernel: 3 }, { type: "maxpool2d", kernel: 3, stride: 2 }, { type: "flatten" }, { type: "dense", out: 4 }] },
+  // Conv2D works a few images at a time (CHUNK_COLUMNS = 256 output pixels): 100 pixels an image is 2 images
+  // a chunk, so the batch of 3 is a full and a partial chunk; 256 is one image a chunk, and the second
+  // conv's dx crosses chunks.
+  { name: "conv over chunks of 2 images (batch 3)", input: [1, 12, 12], layers: [
+    { type: "conv2d", out: 2, kernel: 3 }, { type: "maxpool2d", kernel: 2 }, { type: "flatten" }, { type: "dense", out: 4 }] },
+  { name: "conv same → relu → conv, one image a chunk", input: [1, 16, 16], layers: [
+    { type: "conv2d", out: 2, kernel: 3, padding: "same" }, { type: "relu" },
+    { type: "conv2d", out: 1, kernel: 3, padding: "same" }, { type: "maxpool2d", kernel: 4 }, { type: "flatten" }, { type: "dense", out: 4 }] },
+  // Runs as conv → maxpool → relu (executionOrder in src/nn/net.ts).
+  { name: "conv → relu → maxpool 2", input: [2, 6, 6], layers: [
+    { type: "conv2d", out: 2, kernel: 3, padding: 1 }, { type: "relu" }, { type: "maxpool2d", kernel: 2 }, { type: "flatten" }, { type: "dense", out: 4 }] },
   { name: "dropout", input: [6], layers: [{ type: "dense", out: 8 }, { type: "dropout", p: 0.4 }, { type: "dense", out: 4 }] },
 ];
 
