@@ -36,7 +36,9 @@ interface Shape { case: string; variant: Variant; M: number; N: number; K: numbe
 
 // B = 32 MNIST images; conv1 5×5 1→32 channels on 28×28 (24×24 outputs), conv2 5×5 32→64 on
 // 12×12 (8×8 outputs). im2col GEMMs: forward nn W[OC,CKK]·col[CKK,P], dW nt dy[OC,P]·col[CKK,P]ᵀ,
-// dcol tn W[OC,CKK]ᵀ·dy[OC,P], with P = B·OH·OW.
+// dcol tn W[OC,CKK]ᵀ·dy[OC,P], with P = the pixels of one chunk of images (Conv2D in
+// src/nn/layers.ts: one 576-pixel image for conv1, four 64-pixel images for conv2), called once per
+// chunk. conv1 needs no dcol (the input needs no gradient).
 const SHAPES: Shape[] = [
   { case: "square", variant: "nn", M: 1024, N: 1024, K: 1024, scalar: true },
   { case: "square", variant: "nt", M: 1024, N: 1024, K: 1024, scalar: true },
@@ -44,20 +46,32 @@ const SHAPES: Shape[] = [
   { case: "dense fwd", variant: "nt", M: 32, N: 128, K: 784, scalar: false },
   { case: "dense dx", variant: "nn", M: 32, N: 784, K: 128, scalar: false },
   { case: "dense dW", variant: "tn", M: 128, N: 784, K: 32, scalar: false },
-  { case: "conv1 fwd", variant: "nn", M: 32, N: 18432, K: 25, scalar: false },
-  { case: "conv1 dW", variant: "nt", M: 32, N: 25, K: 18432, scalar: false },
-  { case: "conv1 dcol", variant: "tn", M: 25, N: 18432, K: 32, scalar: false },
-  { case: "conv2 fwd", variant: "nn", M: 64, N: 2048, K: 800, scalar: false },
-  { case: "conv2 dW", variant: "nt", M: 64, N: 800, K: 2048, scalar: false },
-  { case: "conv2 dcol", variant: "tn", M: 800, N: 2048, K: 64, scalar: false },
+  { case: "conv1 fwd", variant: "nn", M: 32, N: 576, K: 25, scalar: false },
+  { case: "conv1 dW", variant: "nt", M: 32, N: 25, K: 576, scalar: false },
+  { case: "conv2 fwd", variant: "nn", M: 64, N: 256, K: 800, scalar: false },
+  { case: "conv2 dW", variant: "nt", M: 64, N: 800, K: 256, scalar: false },
+  { case: "conv2 dcol", variant: "tn", M: 800, N: 256, K: 64, scalar: false },
 ];
 
 /** Mean seconds per call of fn, by benchmark.js; short runs so the whole table takes about a minute. */
-function secondsPerCall(name: string, fn: () => void, slow: boolean): number {
-  const b = new Benchmark(name, fn, slow ? { minSamples: 2, maxTime: 1, initCount: 1 } : { minSamples: 5, maxTime: 1 });
+function secondsPerCall(name: string, fn: () => void, slow: boolean, maxTime = 1): number {
+  const b = new Benchmark(name, fn, slow ? { minSamples: 2, maxTime, initCount: 1 } : { minSamples: 5, maxTime });
   b.run();
   if (b.error) throw b.error;
   return b.stats.mean;
+}
+
+/**
+ * Median seconds per call of each fn, the fns taking turns for ROUNDS rounds of 1/ROUNDS s each: the
+ * machine's speed drifts over seconds, and a comparison should not depend on who ran during a slow spell.
+ */
+const ROUNDS = 3;
+function medianSecondsPerCall(name: string, fns: (() => void)[]): number[] {
+  const times = fns.map(() => [] as number[]);
+  for (let round = 0; round < ROUNDS; round++) {
+    fns.forEach((fn, i) => times[i].push(secondsPerCall(`${name} ${i}`, fn, false, 1 / ROUNDS)));
+  }
+  return times.map((t) => t.sort((a, b) => a - b)[t.length >> 1]);
 }
 
 function fill(view: Float32Array, rng: Rng): void {
@@ -99,16 +113,14 @@ export async function runGemmBench(): Promise<Row[]> {
     const flops = 2 * s.M * s.N * s.K;
     const name = `${s.case} ${s.variant} ${s.M}×${s.N}×${s.K}`;
     const t = tfjsCall(tf, s, rng, false);
-    const tfGflops = flops / secondsPerCall(`tfjs ${name}`, t.fn, false) / 1e9;
-    t.dispose();
     const row = (impl: string, gflops: number, vs: number | null): Row =>
       ({ case: s.case, variant: s.variant, impl, M: s.M, N: s.N, K: s.K, gflops, vsTfjs: vs });
-    const simdGflops = flops / secondsPerCall(`simd ${name}`, gemmCall(simd, s, rng), false) / 1e9;
+    // tfjs, our SIMD build and (square shapes) the same build without FMA take turns.
+    const fns = [t.fn, gemmCall(simd, s, rng), ...(s.scalar && mulAdd ? [gemmCall(mulAdd, s, rng)] : [])];
+    const [tfGflops, simdGflops, mulAddGflops] = medianSecondsPerCall(name, fns).map((sec) => flops / sec / 1e9);
+    t.dispose();
     rows.push(row("simd", simdGflops, simdGflops / tfGflops));
-    if (s.scalar && mulAdd) {
-      const g = flops / secondsPerCall(`simd mul+add ${name}`, gemmCall(mulAdd, s, rng), false) / 1e9;
-      rows.push(row("simd mul+add", g, g / tfGflops));
-    }
+    if (mulAddGflops !== undefined) rows.push(row("simd mul+add", mulAddGflops, mulAddGflops / tfGflops));
     if (s.scalar) {
       const scalarGflops = flops / secondsPerCall(`scalar ${name}`, gemmCall(scalar, s, rng), true) / 1e9;
       rows.push(row("scalar", scalarGflops, scalarGflops / tfGflops));

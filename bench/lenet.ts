@@ -41,8 +41,10 @@ export const LR = 0.05;
 export interface Throughput {
   impl: string;
   samplesPerSecond: number;
-  /** benchmark.js relative margin of error of the mean step time, in %. */
+  /** benchmark.js relative margin of error of the mean step time in the median round, in %. */
   rme: number;
+  /** samples/s of every round (samplesPerSecond is their median). */
+  rounds: number[];
   /** Training steps taken in all (warm-up, benchmark.js calibration and timed runs). */
   steps: number;
   /** Loss of the first step (same batch, same initial θ for every implementation) and of the step after timing. */
@@ -343,33 +345,58 @@ export function tfjsTrainer(tf: Tf, plan: ModelPlan, theta: Float32Array, batche
   };
 }
 
-/** Throughput of each trainer; all start from the same θ and batch 0, so their first losses must agree. */
+/**
+ * Throughput of each trainer; all start from the same θ and batch 0, so their first losses must agree.
+ * The machines are shared and their speed drifts over seconds, so the implementations take turns:
+ * `rounds` rounds, each timing every implementation for maxTime / rounds seconds; the figure is the
+ * median round, and the table shows every round.
+ */
 export async function compareTraining(name: string, plan: ModelPlan, batches: Batches, impls: Impl[],
-  tf: Tf, opts: { seed: number; warmup: number; maxTime: number }): Promise<Throughput[]> {
-  const out: Throughput[] = [];
+  tf: Tf, opts: { seed: number; warmup: number; maxTime: number; rounds?: number }): Promise<Throughput[]> {
+  interface Runner { impl: string; first: number; steps: number; step(): void; last(): number; enter?(): void; leave?(): void; dispose?(): void }
+  const runners: Runner[] = [];
   let theta: Float32Array | null = null;
-  const row = (impl: string, t: { mean: number; rme: number }, steps: number, firstLoss: number, lastLoss: number): Throughput =>
-    ({ impl, samplesPerSecond: BATCH / t.mean, rme: t.rme, steps, firstLoss, lastLoss });
   for (const impl of impls) {
     const tr = await ourTrainer(impl, plan, batches, opts.seed);
     theta ??= tr.params.theta.view.slice();
-    const first = tr.step(0);
-    let i = 1;
-    const t = timeSteps(`${name} ${impl}`, () => { tr.step(i++); }, opts.warmup, opts.maxTime);
-    out.push(row(impl, t, i + 1, first, tr.step(i)));
+    let i = 0;
+    const first = tr.step(i++);
+    runners.push({ impl, first, get steps() { return i; }, step: () => { tr.step(i++); }, last: () => tr.step(i++) });
   }
-  // Stock tfjs-wasm (plus the registered dW), then with the fast dx swapped in, for information.
+  // Stock tfjs-wasm (plus the registered dW), then with the fast dx swapped in (registered only
+  // during its own turns), for information.
   for (const fastDx of [false, true]) {
-    const restore = fastDx ? useConvDxViaConv2D(tf) : null;
+    let restore: (() => void) | null = null;
+    const enter = fastDx ? () => { restore = useConvDxViaConv2D(tf); } : undefined;
+    const leave = fastDx ? () => { restore?.(); restore = null; } : undefined;
+    enter?.();
     if (fastDx) checkConvGradients(tf);
     const tt = tfjsTrainer(tf, plan, theta!, batches);
-    const first = tt.step(0, true);
-    let i = 1;
-    const t = timeSteps(`${name} tfjs`, () => { tt.step(i++, false); }, opts.warmup, opts.maxTime);
-    out.push(row(fastDx ? "tfjs-wasm fast dx" : "tfjs-wasm", t, i + 1, first, tt.step(i, true)));
-    tt.dispose();
-    restore?.();
+    let i = 0;
+    const first = tt.step(i++, true);
+    leave?.();
+    runners.push({ impl: fastDx ? "tfjs-wasm fast dx" : "tfjs-wasm", first, get steps() { return i; }, step: () => { tt.step(i++, false); },
+      last: () => tt.step(i++, true), enter, leave, dispose: () => tt.dispose() });
   }
+  const rounds = opts.rounds ?? 3;
+  const times = new Map<Runner, { mean: number; rme: number }[]>(runners.map((r) => [r, []]));
+  for (let round = 0; round < rounds; round++) {
+    for (const r of runners) {
+      r.enter?.();
+      times.get(r)!.push(timeSteps(`${name} ${r.impl}`, r.step, round === 0 ? opts.warmup : 0, opts.maxTime / rounds));
+      r.leave?.();
+    }
+  }
+  const out: Throughput[] = runners.map((r) => {
+    const ts = times.get(r)!;
+    const median = ts.slice().sort((a, b) => a.mean - b.mean)[ts.length >> 1];
+    r.enter?.();
+    const lastLoss = r.last();
+    r.leave?.();
+    r.dispose?.();
+    return { impl: r.impl, samplesPerSecond: BATCH / median.mean, rme: median.rme, rounds: ts.map((t) => BATCH / t.mean),
+      steps: r.steps, firstLoss: r.first, lastLoss };
+  });
   const ref = out[0].firstLoss;
   for (const r of out) {
     if (!(Math.abs(r.firstLoss - ref) <= 1e-3 * Math.max(1, Math.abs(ref)))) {
@@ -381,9 +408,9 @@ export async function compareTraining(name: string, plan: ModelPlan, batches: Ba
 
 export function formatThroughput(rows: Throughput[]): string {
   const base = rows.find((r) => r.impl === "tfjs-wasm")?.samplesPerSecond ?? NaN;
-  const head = ["impl", "samples/s", "±%", "× tfjs", "first loss", "steps", "last loss"];
-  const body = rows.map((r) => [r.impl, r.samplesPerSecond.toFixed(0), r.rme.toFixed(1), (r.samplesPerSecond / base).toFixed(2),
-    r.firstLoss.toFixed(4), String(r.steps), r.lastLoss.toFixed(4)]);
+  const head = ["impl", "samples/s", "±%", "rounds", "× tfjs", "first loss", "steps", "last loss"];
+  const body = rows.map((r) => [r.impl, r.samplesPerSecond.toFixed(0), r.rme.toFixed(1), r.rounds.map((x) => x.toFixed(0)).join(" "),
+    (r.samplesPerSecond / base).toFixed(2), r.firstLoss.toFixed(4), String(r.steps), r.lastLoss.toFixed(4)]);
   const w = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i].length)));
   const line = (cells: string[]) => cells.map((c, i) => (i ? c.padStart(w[i]) : c.padEnd(w[i]))).join("  ");
   return [line(head), line(w.map((n) => "-".repeat(n))), ...body.map(line)].join("\n");
