@@ -5,6 +5,7 @@ import v8 from "node:v8";
 import { Arena } from "./arena.ts";
 import { KERNEL_NAMES, type Kernels } from "./kernels.ts";
 import { referenceKernels } from "./reference.ts";
+import { ConfigError } from "../errors.ts";
 import { runtimeName } from "../runtime.ts";
 
 export type Flavor = "simd" | "scalar" | "reference";
@@ -33,6 +34,15 @@ const RELAXED_PROBE = new Uint8Array([
 
 let relaxed: boolean | undefined;
 
+/** An environment variable, or undefined when unset or unreadable (Deno without --allow-env). */
+function env(name: string): string | undefined {
+  try {
+    return process.env[name] || undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /**
  * Whether this process's WebAssembly accepts relaxed SIMD. It is standard (WebAssembly 3.0) and on by
  * default in Node ≥ 22, Deno and Bun; Node 20's V8 (11.3) implements it behind
@@ -42,7 +52,7 @@ let relaxed: boolean | undefined;
 export function relaxedSimd(): boolean {
   if (relaxed === undefined) {
     relaxed = WebAssembly.validate(RELAXED_PROBE);
-    if (!relaxed && runtimeName().runtime === "node" && process.env.CDL_RELAXED_SIMD !== "0") {
+    if (!relaxed && runtimeName().runtime === "node" && env("CDL_RELAXED_SIMD") !== "0") {
       v8.setFlagsFromString("--experimental-wasm-relaxed-simd");
       relaxed = WebAssembly.validate(RELAXED_PROBE);
     }
@@ -59,12 +69,14 @@ export function relaxedSimd(): boolean {
  * 20–50% faster (bench/README.md, "Runtimes"). CDL_SIMD_BUILD=<build> overrides the choice.
  */
 export function simdBuild(): SimdBuild {
-  const forced = process.env.CDL_SIMD_BUILD;
-  if (forced !== undefined && forced !== "") {
+  const forced = env("CDL_SIMD_BUILD");
+  if (forced !== undefined) {
     if (!(SIMD_BUILDS as readonly string[]).includes(forced)) {
-      throw new Error(`CDL_SIMD_BUILD='${forced}' is not a SIMD build (allowed: ${SIMD_BUILDS.join(", ")})`);
+      throw new ConfigError(`CDL_SIMD_BUILD='${forced}' is not a SIMD build (allowed: ${SIMD_BUILDS.join(", ")}; unset it for this runtime's choice)`);
     }
-    if (forced.includes("fma") && !relaxedSimd()) throw new Error(`CDL_SIMD_BUILD='${forced}' needs relaxed SIMD, which this runtime does not accept`);
+    if (forced.includes("fma") && !relaxedSimd()) {
+      throw new ConfigError(`CDL_SIMD_BUILD='${forced}' needs relaxed SIMD, which this runtime does not accept (allowed here: simd, simd-bc)`);
+    }
     return forced as SimdBuild;
   }
   const bc = runtimeName().runtime !== "node";
@@ -111,7 +123,7 @@ export async function loadEngine(opts: EngineOptions = {}): Promise<Engine> {
   let kernels: Kernels;
   const build: Build | null = flavor === "reference" ? null : flavor === "simd" ? opts.simdBuild ?? simdBuild() : "scalar";
   if (build !== null && build.includes("fma") && !relaxedSimd()) {
-    throw new Error(`the ${build} build needs relaxed SIMD, which this runtime does not accept; use simd or simd-bc`);
+    throw new ConfigError(`the ${build} build needs relaxed SIMD, which this runtime does not accept; use simd or simd-bc`);
   }
   if (build === null) {
     kernels = referenceKernels(memory);
