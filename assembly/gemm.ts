@@ -153,8 +153,8 @@ function ntScalar(c: usize, a: usize, b: usize, M: i32, N: i32, K: i32, accumula
 // @ts-ignore: compile-time constant from --use, absent in the default builds
 const A_SHUFFLE: bool = isDefined(GEMM_A_SHUFFLE) ? GEMM_A_SHUFFLE != 0 : false;
 
-// How the micro-kernel accumulates. Default: f32x4.mul then f32x4.add (two roundings, identical
-// to the TS reference's order of operations). Built with `--use GEMM_FMA=1 --enable relaxed-simd`
+// How the micro-kernel accumulates. Default: f32x4.mul then f32x4.add (two roundings per step, as
+// in the scalar build and the TS reference). Built with `--use GEMM_FMA=1 --enable relaxed-simd`
 // (asconfig targets simd-fma, simd-fma-bc): f32x4.relaxed_madd, which V8 compiles to one fused
 // vfmadd231ps on x86-64 with FMA3 (one rounding) and JavaScriptCore to mul + add. Half the
 // arithmetic instructions: at 1024³ on the 2.45 GHz Zen 3 here, 27–28 → 38–41 GFLOP/s on Node,
