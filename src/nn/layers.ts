@@ -51,7 +51,7 @@ export function workspaceNeeds(layers: readonly LayerPlan[], batch: number): { m
 
 /**
  * Conv2D by im2col + GEMM, a few images at a time: for each chunk of images, col[CKK, P] =
- * im2col(x), tmp[OC, P] = W[OC, CKK]·col, y = NCHW(tmp) + b, with P = images·OH·OW. Chunks keep each
+ * im2col(x), tmp[OC, P] = W[OC, CKK]·col + b, y = NCHW(tmp), with P = images·OH·OW. Chunks keep each
  * chunk's col and tmp in cache from the kernel that writes them to the one that reads them (a whole
  * batch's col is 6.5 MB for lenet's conv2); the GEMMs are the same blocks as one batch-wide call.
  * `col` holds every chunk's block, chunk after chunk, because backward reuses them.
@@ -74,9 +74,9 @@ class Conv2D implements Layer {
       const nb = Math.min(this.chunk, B - b0), col = this.col.ptr + 4 * CKK * L * b0;
       k.im2col_f32(col, x.ptr + 4 * C * H * W * b0, nb, C, H, W, K, K, p.stride!, p.pad!, OH, OW);
       k.gemm_nn_f32(tmp, wPtr, col, OC, nb * L, CKK, 0, this.ws.gemmWs.ptr);
+      k.bias_add_f32(tmp, wPtr + 4 * p.weightCount, 1, OC, nb * L); // tmp as [1, OC, nb·L], still in cache
       k.transpose01_f32(this.y.ptr + 4 * OC * L * b0, tmp, OC, nb, L);
     }
-    k.bias_add_f32(this.y.ptr, wPtr + 4 * p.weightCount, B, OC, L);
     return this.y;
   }
   backward(thetaPtr: number, gradPtr: number, dy: F32Buf, B: number, needDx: boolean): F32Buf | null {
