@@ -12,6 +12,7 @@ import { manifestRunSettings, runConfigFromSettings, validateSettings, type Mani
 import { runExperiment, type RunSummary } from "../../src/experiment/run.ts";
 import { lineChart, PALETTE } from "../../src/report/svg.ts";
 import { runtimeInfo } from "../../src/runtime.ts";
+import { simdBuild } from "../../src/wasm/loader.ts";
 
 const here = fileURLToPath(new URL(import.meta.url.includes("/dist/") ? "../../../bench/paper/" : "./", import.meta.url));
 
@@ -89,7 +90,7 @@ async function runManifest(file: string, only: string | undefined, epochs: numbe
     "",
     `Measured with \`npm run paper -- ${id}${epochs ? ` --epochs ${epochs}` : ""}\`` +
       (only ? `; ${only} re-run alone on ${new Date().toISOString().slice(0, 10)} with \`--only ${only}\` (the other rows are read back from their results)` : ` on ${new Date().toISOString().slice(0, 10)}`) +
-      ` on ${info.runtime} ${info.runtimeVersion}, ${info.cpu} (${info.cores} cores; one thread), engine ${info.engineVersion}.`,
+      ` on ${info.runtime} ${info.runtimeVersion}, ${info.cpu} (${info.cores} cores; one thread), engine ${info.engineVersion}, SIMD build ${simdBuild()}.`,
     "",
   ].join("\n");
   writeFileSync(join(outDir, "SECTION.md"), section);
