@@ -148,6 +148,7 @@ export class Net {
 
   /** Mean cross-entropy of the loaded batch; ∂L/∂θ into this.grad. */
   lossAndGrad(theta: F32Buf, B: number, rng: Rng | null = null): number {
+    if (!(Number.isInteger(B) && B >= 1 && B <= this.batch)) throw new RangeError(`batch of ${B} samples: need 1..${this.batch} (the net's capacity)`);
     const logits = this.forward(theta, B, true, rng);
     let dy: F32Buf | null = this.ws.grads[0];
     const sum = this.engine.kernels.softmax_xent_f32(dy.ptr, logits.ptr, this.labels.ptr, B, this.classes, 1 / B);

@@ -51,4 +51,12 @@ for (const flavor of ["reference", "scalar", "simd"] as Flavor[]) {
   });
 }
 
+test("a batch of 0 or more than the net's capacity is a RangeError, not a NaN loss", async () => {
+  const net = new Net(await loadEngine({ memoryMB: 8 }), planModel("mlp", [1, 28, 28], 10), 4);
+  const p = net.newParams();
+  assert.throws(() => net.lossAndGrad(p.theta, 0), /batch of 0 samples: need 1\.\.4/);
+  assert.throws(() => net.lossAndGrad(p.theta, 5), /need 1\.\.4/);
+  assert.ok(Number.isFinite(net.lossAndGrad(p.theta, 4)));
+});
+
 test.run();
