@@ -207,25 +207,16 @@ const FMA: bool = isDefined(GEMM_FMA) ? GEMM_FMA != 0 : false;
  * front to back and each panel receives 256 contiguous bytes (whole cache lines) per visit.
  */
 function packRowsB(dst: usize, src: usize, bks: usize, kc: i32, n: i32, panel: usize): void {
-  let k = 0;
-  for (; k + 8 <= kc; k += 8) {
+  for (let k = 0; k < kc; k += 8) {
+    const rows = min(8, kc - k);
     const s0 = src + <usize>k * bks;
     let d = dst + (<usize>k << 5);
     for (let j = 0; j < n; j += 8) {
       let s = s0 + (<usize>j << 2), dd = d;
-      for (let r = 0; r < 8; r++) {
+      for (let r = 0; r < rows; r++) {
         v128.store(dd, v128.load(s)); v128.store(dd, v128.load(s, 16), 16);
         s += bks; dd += 32;
       }
-      d += panel;
-    }
-  }
-  for (; k < kc; k++) {
-    const s0 = src + <usize>k * bks;
-    let d = dst + (<usize>k << 5);
-    for (let j = 0; j < n; j += 8) {
-      const s = s0 + (<usize>j << 2);
-      v128.store(d, v128.load(s)); v128.store(d, v128.load(s, 16), 16);
       d += panel;
     }
   }

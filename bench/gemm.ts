@@ -11,8 +11,7 @@ import { pathToFileURL } from "node:url";
 import BenchmarkJs from "benchmark";
 import { Rng } from "../src/rng.ts";
 import { GEMM_WS_FLOATS, type Kernels } from "../src/wasm/kernels.ts";
-import { loadEngine, simdBuild, type Engine } from "../src/wasm/loader.ts";
-import { mulAddBuild } from "./lenet.ts";
+import { loadEngine, simdBuild, withoutFma, type Engine } from "../src/wasm/loader.ts";
 import { loadTfjsWasm, type Tf } from "./tfjs.ts";
 
 interface BenchmarkRun { stats: { mean: number }; error?: unknown; run(): void }
@@ -104,7 +103,7 @@ function tfjsCall(tf: Tf, s: Shape, rng: Rng, transposed: boolean): { fn: () => 
 export async function runGemmBench(): Promise<Row[]> {
   const simd = await loadEngine({ flavor: "simd", memoryMB: 128 });
   // The same kernels without fused multiply-add, on the square shapes, to show what -fma adds.
-  const mulAdd = simd.build?.includes("fma") ? await loadEngine({ flavor: "simd", simdBuild: mulAddBuild(), memoryMB: 128 }) : null;
+  const mulAdd = simd.build?.includes("fma") ? await loadEngine({ flavor: "simd", simdBuild: withoutFma(simdBuild()), memoryMB: 128 }) : null;
   const scalar = await loadEngine({ flavor: "scalar", memoryMB: 64 });
   const tf = await loadTfjsWasm();
   const rng = new Rng(20240611);

@@ -27,7 +27,7 @@ import { Net, type ParamSet } from "../src/nn/net.ts";
 import { planModel, PRESETS, type LayerSpec, type ModelPlan } from "../src/nn/spec.ts";
 import { Rng } from "../src/rng.ts";
 import { memoryMBFor } from "../src/train.ts";
-import { loadEngine, simdBuild, type Flavor, type SimdBuild } from "../src/wasm/loader.ts";
+import { loadEngine, simdBuild, withoutFma, type Flavor } from "../src/wasm/loader.ts";
 import type { Tf } from "./tfjs.ts";
 
 interface BenchmarkRun { stats: { mean: number; rme: number }; error?: unknown; run(): void }
@@ -99,13 +99,10 @@ export interface OurTrainer { net: Net; params: ParamSet; step(i: number): numbe
  */
 export type Impl = Flavor | "simd mul+add";
 
-/** The SIMD build without FMA that matches this runtime's choice. */
-export const mulAddBuild = (): SimdBuild => (simdBuild().endsWith("-bc") ? "simd-bc" : "simd");
-
 /** A net of `impl` over `plan`, initialised from `seed`, whose step(i) trains on batch i mod count. */
 export async function ourTrainer(impl: Impl, plan: ModelPlan, batches: Batches, seed: number): Promise<OurTrainer> {
   const memoryMB = memoryMBFor(Net.bytesNeeded(plan, BATCH) + Net.paramSetBytes(plan));
-  const engine = await loadEngine(impl === "simd mul+add" ? { flavor: "simd", simdBuild: mulAddBuild(), memoryMB } : { flavor: impl, memoryMB });
+  const engine = await loadEngine(impl === "simd mul+add" ? { flavor: "simd", simdBuild: withoutFma(simdBuild()), memoryMB } : { flavor: impl, memoryMB });
   const net = new Net(engine, plan, BATCH);
   const params = net.newParams();
   net.init(params.theta, new Rng(seed));

@@ -74,14 +74,14 @@ export function simdBuild(): SimdBuild {
     if (!(SIMD_BUILDS as readonly string[]).includes(forced)) {
       throw new ConfigError(`CDL_SIMD_BUILD='${forced}' is not a SIMD build (allowed: ${SIMD_BUILDS.join(", ")}; unset it for this runtime's choice)`);
     }
-    if (forced.includes("fma") && !relaxedSimd()) {
-      throw new ConfigError(`CDL_SIMD_BUILD='${forced}' needs relaxed SIMD, which this runtime does not accept (allowed here: simd, simd-bc)`);
-    }
-    return forced as SimdBuild;
+    return forced as SimdBuild; // an -fma build without relaxed SIMD is refused by loadEngine
   }
   const bc = runtimeName().runtime !== "node";
   return relaxedSimd() ? (bc ? "simd-fma-bc" : "simd-fma") : (bc ? "simd-bc" : "simd");
 }
+
+/** The same build without fused multiply-add (simd-fma → simd, simd-fma-bc → simd-bc). */
+export const withoutFma = (b: SimdBuild): SimdBuild => b.replace("-fma", "") as SimdBuild;
 
 export interface Engine {
   readonly flavor: Flavor;
@@ -123,7 +123,7 @@ export async function loadEngine(opts: EngineOptions = {}): Promise<Engine> {
   let kernels: Kernels;
   const build: Build | null = flavor === "reference" ? null : flavor === "simd" ? opts.simdBuild ?? simdBuild() : "scalar";
   if (build !== null && build.includes("fma") && !relaxedSimd()) {
-    throw new ConfigError(`the ${build} build needs relaxed SIMD, which this runtime does not accept; use simd or simd-bc`);
+    throw new ConfigError(`the ${build} build needs relaxed SIMD, which this runtime does not accept; use simd or simd-bc (CDL_SIMD_BUILD)`);
   }
   if (build === null) {
     kernels = referenceKernels(memory);

@@ -5,7 +5,7 @@ import * as assert from "uvu/assert";
 import { ConfigError } from "../../src/errors.ts";
 import { runtimeName } from "../../src/runtime.ts";
 import { GEMM_WS_FLOATS } from "../../src/wasm/kernels.ts";
-import { loadEngine, relaxedSimd, SIMD_BUILDS, simdBuild } from "../../src/wasm/loader.ts";
+import { loadEngine, relaxedSimd, SIMD_BUILDS, simdBuild, withoutFma } from "../../src/wasm/loader.ts";
 
 /** Runs fn with CDL_SIMD_BUILD set to value (or unset), restoring it after. */
 function withBuildEnv<T>(value: string | undefined, fn: () => T): T {
@@ -49,6 +49,10 @@ test("every SIMD build loads and computes the same 2×2 product", async () => {
     e.kernels.gemm_nn_f32(c.ptr, a.ptr, x.ptr, 2, 2, 2, 0, ws.ptr);
     assert.equal(Array.from(c.view), [19, 22, 43, 50], b);
   }
+});
+
+test("withoutFma names the build's counterpart without fused multiply-add", () => {
+  assert.equal(SIMD_BUILDS.map(withoutFma), ["simd", "simd-bc", "simd", "simd-bc"]);
 });
 
 test.run();
