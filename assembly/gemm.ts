@@ -165,7 +165,7 @@ const FMA: bool = isDefined(GEMM_FMA) ? GEMM_FMA != 0 : false;
 
 /** c + a·b, fused or not per build (FMA above). */
 // @ts-ignore: decorator
-@inline function madd(a: v128, b: v128, c: v128): v128 {
+@inline export function madd(a: v128, b: v128, c: v128): v128 {
   return FMA ? f32x4.relaxed_madd(a, b, c) : f32x4.add(c, f32x4.mul(a, b));
 }
 

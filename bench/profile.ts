@@ -26,16 +26,22 @@ const plan = planModel(model, ds.shape, ds.classes);
 const engine = await loadEngine({ simdBuild: build as SimdBuild, memoryMB: memoryMBFor(Net.bytesNeeded(plan, batch) + Net.paramSetBytes(plan)) });
 
 // Every kernel wrapped by a timer; the Net sees only the wrapped table.
-const times = new Map<string, { ms: number; calls: number }>();
+const times = new Map<string, { ms: number; calls: number; flop: number }>();
+const i32 = new Int32Array(engine.memory.buffer);
 const raw = engine.kernels as unknown as Record<string, (...a: number[]) => number>;
 const timed: Record<string, (...a: number[]) => number> = {};
 for (const [name, f] of Object.entries(raw)) {
   timed[name] = (...a: number[]) => {
     const t0 = performance.now();
     const r = f(...a);
-    const key = name.startsWith("gemm_") ? `${name} ${a[3]}×${a[4]}×${a[5]}` : name;
-    const e = times.get(key) ?? { ms: 0, calls: 0 };
-    e.ms += performance.now() - t0; e.calls++;
+    const ms = performance.now() - t0;
+    // GEMMs: 2·M·N·K flops; spmm: 2·nnz·N (the CSR's row pointers give nnz).
+    const gemm = name.startsWith("gemm_"), spmm = name === "spmm_f32", spmmT = name === "spmm_tn_f32";
+    const key = gemm ? `${name} ${a[3]}×${a[4]}×${a[5]}` : spmm || spmmT ? `${name} ${a[5]}×${a[6]}` : name;
+    const e = times.get(key) ?? { ms: 0, calls: 0, flop: 0 };
+    e.ms += ms; e.calls++;
+    e.flop += gemm ? 2 * a[3] * a[4] * a[5] : spmm ? 2 * (i32[(a[1] >> 2) + a[5]] - i32[a[1] >> 2]) * a[6]
+      : spmmT ? 2 * (i32[(a[1] >> 2) + a[7]] - i32[a[1] >> 2]) * a[6] : 0;
     times.set(key, e);
     return r;
   };
@@ -57,7 +63,6 @@ console.log(`${model}, batch ${batch}, ${steps} steps, build ${build}, on ${info
   `${(stepMs / steps).toFixed(2)} ms a step, ${Math.round((steps * batch) / (stepMs / 1000))} samples/s (with the timers)`);
 console.log("  ms/step  share  GFLOP/s  kernel");
 for (const [key, e] of [...times].sort((a, b) => b[1].ms - a[1].ms)) {
-  const m = /gemm_\w+ (\d+)×(\d+)×(\d+)/.exec(key);
-  const gf = m ? ((2 * +m[1] * +m[2] * +m[3] * e.calls) / (e.ms / 1000) / 1e9).toFixed(1) : "";
+  const gf = e.flop ? (e.flop / (e.ms / 1000) / 1e9).toFixed(1) : "";
   console.log(`${(e.ms / steps).toFixed(3).padStart(9)} ${((100 * e.ms) / stepMs).toFixed(1).padStart(5)}% ${gf.padStart(8)}  ${key}`);
 }

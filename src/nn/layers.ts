@@ -17,6 +17,8 @@ export interface Workspace {
   readonly convTmp: F32Buf;
   /** GEMM packing scratch [GEMM_WS_FLOATS]. */
   readonly gemmWs: F32Buf;
+  /** A conv chunk's dy in CSR (assembly/sparse.ts): row pointers [max rows + 1], column indices and values [convTmp size]. */
+  readonly csr: { readonly ptr: I32Buf; readonly idx: I32Buf; readonly val: F32Buf };
 }
 
 export interface Layer {
@@ -39,22 +41,36 @@ const chunkImages = (l: LayerPlan) => Math.max(1, Math.floor(CHUNK_COLUMNS / (l.
 
 const other = (ws: Workspace, buf: F32Buf) => (buf === ws.grads[0] ? ws.grads[1] : ws.grads[0]);
 
-/** Sizes of the scratch a plan needs beyond the per-layer buffers, in floats. */
-export function workspaceNeeds(layers: readonly LayerPlan[], batch: number): { maxAct: number; convTmp: number } {
-  let maxAct = 0, convTmp = 0;
+/**
+ * Conv2D's backward multiplies only the nonzeros of dy (assembly/sparse.ts) when at most this
+ * fraction of a chunk's dy is nonzero, and runs the dense GEMMs otherwise. Below a 2×2 max pool
+ * dy is ≤ 25% nonzero (10–20% with the ReLU); after a ReLU alone it is about half.
+ * TODO(threshold): measured crossover.
+ */
+export const SPARSE_MAX_DENSITY = 0.35;
+
+/** Sizes of the scratch a plan needs beyond the per-layer buffers, in elements. */
+export function workspaceNeeds(layers: readonly LayerPlan[], batch: number): { maxAct: number; convTmp: number; csrRows: number } {
+  let maxAct = 0, convTmp = 0, csrRows = 0;
   for (const l of layers) {
     maxAct = Math.max(maxAct, batch * shapeSize(l.inShape), batch * shapeSize(l.outShape));
-    if (l.spec.type === "conv2d") convTmp = Math.max(convTmp, Math.min(batch, chunkImages(l)) * shapeSize(l.outShape));
+    if (l.spec.type !== "conv2d") continue;
+    const images = Math.min(batch, chunkImages(l)), [OC, OH, OW] = l.outShape;
+    convTmp = Math.max(convTmp, images * OC * OH * OW);
+    csrRows = Math.max(csrRows, OC, images * OH * OW);
   }
-  return { maxAct, convTmp };
+  return { maxAct, convTmp, csrRows };
 }
 
 /**
- * Conv2D by im2col + GEMM, a few images at a time: for each chunk of images, col[CKK, P] =
- * im2col(x), tmp[OC, P] = W[OC, CKK]·col + b, y = NCHW(tmp), with P = images·OH·OW. Chunks keep each
- * chunk's col and tmp in cache from the kernel that writes them to the one that reads them (a whole
- * batch's col is 6.5 MB for lenet's conv2); the GEMMs are the same blocks as one batch-wide call.
- * `col` holds every chunk's block, chunk after chunk, because backward reuses them.
+ * Conv2D by im2row + GEMM, a few images at a time: for each chunk of images, colT[P, CKK] =
+ * im2row(x), tmp[OC, P] = W[OC, CKK]·colTᵀ + b, y = NCHW(tmp), with P = images·OH·OW. Chunks keep
+ * each chunk's colT and tmp in cache from the kernel that writes them to the one that reads them
+ * (a whole batch's colT is 6.5 MB for lenet's conv2); the GEMMs are the same blocks as one
+ * batch-wide call. `col` holds every chunk's block, chunk after chunk, because backward reuses them.
+ * Backward per chunk: dW += dy·colT and dcolT = dyᵀ·W, then dx = row2im(dcolT). When dy is mostly
+ * zero (SPARSE_MAX_DENSITY) both products run over dy's nonzeros only, from its CSR by rows
+ * (dW) and by columns (dcolT); otherwise they are GEMMs on dy transposed to [OC, P].
  */
 class Conv2D implements Layer {
   private readonly col: F32Buf;
@@ -62,7 +78,7 @@ class Conv2D implements Layer {
   private readonly chunk: number;
   constructor(readonly plan: LayerPlan, private readonly ws: Workspace, arena: Arena, batch: number) {
     const [C] = plan.inShape, [, OH, OW] = plan.outShape;
-    this.col = arena.f32(C * plan.k! * plan.k! * batch * OH * OW, "conv im2col buffer");
+    this.col = arena.f32(C * plan.k! * plan.k! * batch * OH * OW, "conv im2row buffer");
     this.y = arena.f32(batch * shapeSize(plan.outShape), "conv output");
     this.chunk = chunkImages(plan);
   }
@@ -72,28 +88,36 @@ class Conv2D implements Layer {
     const CKK = C * K * K, L = OH * OW, wPtr = thetaPtr + 4 * p.paramOffset, tmp = this.ws.convTmp.ptr;
     for (let b0 = 0; b0 < B; b0 += this.chunk) {
       const nb = Math.min(this.chunk, B - b0), col = this.col.ptr + 4 * CKK * L * b0;
-      k.im2col_f32(col, x.ptr + 4 * C * H * W * b0, nb, C, H, W, K, K, p.stride!, p.pad!, OH, OW);
-      k.gemm_nn_f32(tmp, wPtr, col, OC, nb * L, CKK, 0, this.ws.gemmWs.ptr);
+      k.im2row_f32(col, x.ptr + 4 * C * H * W * b0, nb, C, H, W, K, K, p.stride!, p.pad!, OH, OW);
+      k.gemm_nt_f32(tmp, wPtr, col, OC, nb * L, CKK, 0, this.ws.gemmWs.ptr);
       k.bias_add_f32(tmp, wPtr + 4 * p.weightCount, 1, OC, nb * L); // tmp as [1, OC, nb·L], still in cache
       k.transpose01_f32(this.y.ptr + 4 * OC * L * b0, tmp, OC, nb, L);
     }
     return this.y;
   }
   backward(thetaPtr: number, gradPtr: number, dy: F32Buf, B: number, needDx: boolean): F32Buf | null {
-    const { k } = this.ws, p = this.plan;
+    const { k, csr } = this.ws, p = this.plan;
     const [C, H, W] = p.inShape, [OC, OH, OW] = p.outShape, K = p.k!;
-    const CKK = C * K * K, L = OH * OW, off = 4 * p.paramOffset;
+    const CKK = C * K * K, L = OH * OW, off = 4 * p.paramOffset, dW = gradPtr + off, wPtr = thetaPtr + off;
     const dyT = this.ws.convTmp.ptr; // [OC, chunk P]
     const dx = needDx ? other(this.ws, dy) : null;
     k.bias_grad_f32(gradPtr + off + 4 * p.weightCount, dy.ptr, B, OC, L);
     for (let b0 = 0; b0 < B; b0 += this.chunk) {
       const nb = Math.min(this.chunk, B - b0), P = nb * L, col = this.col.ptr + 4 * CKK * L * b0;
-      k.transpose01_f32(dyT, dy.ptr + 4 * OC * L * b0, nb, OC, L);
-      k.gemm_nt_f32(gradPtr + off, dyT, col, OC, CKK, P, b0 > 0 ? 1 : 0, this.ws.gemmWs.ptr); // dW (+)= dyT · colᵀ
-      if (!dx) continue;
-      // This chunk's col is not needed any more this step, so it holds dcol = Wᵀ · dyT.
-      k.gemm_tn_f32(col, thetaPtr + off, dyT, CKK, P, OC, 0, this.ws.gemmWs.ptr);
-      k.col2im_f32(dx.ptr + 4 * C * H * W * b0, col, nb, C, H, W, K, K, p.stride!, p.pad!, OH, OW);
+      const dyChunk = dy.ptr + 4 * OC * L * b0, beta = b0 > 0 ? 1 : 0;
+      // This chunk's colT is not needed after dW, so it then holds dcolT.
+      const nnz = k.csr_cols_f32(csr.ptr.ptr, csr.idx.ptr, csr.val.ptr, dyChunk, OC, nb, L);
+      if (nnz <= SPARSE_MAX_DENSITY * OC * P) {
+        k.spmm_tn_f32(dW, csr.ptr.ptr, csr.idx.ptr, csr.val.ptr, col, OC, CKK, P, beta); // dW[OC,CKK] (+)= dy[OC,P] · colT
+        if (!dx) continue;
+        k.spmm_f32(col, csr.ptr.ptr, csr.idx.ptr, csr.val.ptr, wPtr, P, CKK, 0); // dcolT[P,CKK] = dyᵀ · W
+      } else {
+        k.transpose01_f32(dyT, dyChunk, nb, OC, L);
+        k.gemm_nn_f32(dW, dyT, col, OC, CKK, P, beta, this.ws.gemmWs.ptr);
+        if (!dx) continue;
+        k.gemm_tn_f32(col, dyT, wPtr, P, CKK, OC, 0, this.ws.gemmWs.ptr);
+      }
+      k.row2im_f32(dx.ptr + 4 * C * H * W * b0, col, nb, C, H, W, K, K, p.stride!, p.pad!, OH, OW);
     }
     return dx;
   }

@@ -66,8 +66,8 @@ export class Net {
 
   /** Bytes of engine memory `new Net(engine, plan, batch)` allocates (an upper bound). */
   static bytesNeeded(plan: ModelPlan, batch: number): number {
-    const { maxAct, convTmp } = workspaceNeeds(plan.layers, batch);
-    let floats = 2 * maxAct + convTmp + GEMM_WS_FLOATS + plan.numParams + batch * shapeSize(plan.inputShape) + batch, buffers = 6;
+    const { maxAct, convTmp, csrRows } = workspaceNeeds(plan.layers, batch);
+    let floats = 2 * maxAct + 3 * convTmp + csrRows + 1 + GEMM_WS_FLOATS + plan.numParams + batch * shapeSize(plan.inputShape) + batch, buffers = 9;
     for (const l of plan.layers) {
       const out = batch * shapeSize(l.outShape);
       switch (l.spec.type) {
@@ -87,12 +87,13 @@ export class Net {
   constructor(readonly engine: Engine, readonly plan: ModelPlan, readonly batch: number) {
     if (!(Number.isInteger(batch) && batch >= 1)) throw new RangeError(`batch must be a positive integer, got ${batch}`);
     const { arena, kernels } = engine;
-    const { maxAct, convTmp } = workspaceNeeds(plan.layers, batch);
+    const { maxAct, convTmp, csrRows } = workspaceNeeds(plan.layers, batch);
     this.ws = {
       k: kernels,
       grads: [arena.f32(maxAct, "gradient buffer"), arena.f32(maxAct, "gradient buffer")],
       convTmp: arena.f32(convTmp, "conv scratch"),
       gemmWs: arena.f32(GEMM_WS_FLOATS, "GEMM workspace"),
+      csr: { ptr: arena.i32(csrRows + 1, "CSR row pointers"), idx: arena.i32(convTmp, "CSR indices"), val: arena.f32(convTmp, "CSR values") },
     };
     this.numParams = plan.numParams;
     this.grad = arena.f32(plan.numParams, "gradient vector");

@@ -20,14 +20,24 @@ export interface Kernels {
   gemm_tn_f32(cPtr: number, aPtr: number, bPtr: number, M: number, N: number, K: number, beta: number, wsPtr: number): void;
 
   // --- Convolution lowering (assembly/conv.ts). CKK = C·KH·KW, P = B·OH·OW.
-  /** col[CKK, P] from x[B,C,H,W]; row (c,kh,kw), column (b,oh,ow); zero where the window is in the padding. */
-  im2col_f32(colPtr: number, xPtr: number, B: number, C: number, H: number, W: number,
+  /** colT[P, CKK] from x[B,C,H,W]; row (b,oh,ow), column (c,kh,kw); zero where the window is in the padding. */
+  im2row_f32(colPtr: number, xPtr: number, B: number, C: number, H: number, W: number,
     KH: number, KW: number, stride: number, pad: number, OH: number, OW: number): void;
-  /** dx[B,C,H,W] = the adjoint of im2col applied to dcol[CKK, P] (overwrites dx). */
-  col2im_f32(dxPtr: number, dcolPtr: number, B: number, C: number, H: number, W: number,
+  /** dx[B,C,H,W] = the adjoint of im2row applied to dcolT[P, CKK] (overwrites dx). */
+  row2im_f32(dxPtr: number, dcolPtr: number, B: number, C: number, H: number, W: number,
     KH: number, KW: number, stride: number, pad: number, OH: number, OW: number): void;
   /** dst[b,a,i] = src[a,b,i]: swaps the two outer dims of src[A, Bd, inner]. */
   transpose01_f32(dstPtr: number, srcPtr: number, A: number, Bd: number, inner: number): void;
+
+  // --- Sparse products (assembly/sparse.ts). X is the [A, Bd·inner] matrix X[a, b·inner + i] =
+  // src[(b·A + a)·inner + i] (NCHW dy seen as [C, B·H·W]); CSR = ptr (i32, rows + 1), idx (i32
+  // column) and val (f32) of the entries != 0, in row order. idx/val need room for A·Bd·inner.
+  /** CSR of Xᵀ (X by columns); returns nnz */
+  csr_cols_f32(ptrPtr: number, idxPtr: number, valPtr: number, srcPtr: number, A: number, Bd: number, inner: number): number;
+  /** C[M,N] = S·B + beta·C, S a CSR matrix of M rows whose column indices are rows of B[·, N] */
+  spmm_f32(cPtr: number, ptrPtr: number, idxPtr: number, valPtr: number, bPtr: number, M: number, N: number, beta: number): void;
+  /** C[M,N] = Sᵀ·B + beta·C, S a CSR matrix of K rows whose column indices are rows of C, B[K,N] */
+  spmm_tn_f32(cPtr: number, ptrPtr: number, idxPtr: number, valPtr: number, bPtr: number, M: number, N: number, K: number, beta: number): void;
 
   // --- Bias (assembly/bias.ts). y viewed as [outer, C, inner]: dense uses inner = 1, conv NCHW inner = H·W.
   /** y[o,c,i] += b[c] */
@@ -80,7 +90,8 @@ export const GEMM_WS_FLOATS = 256 * 256 + 64 * 256 + 4 * 8;
 /** The export names, in ABI order; the conformance test checks the .wasm exports against it. */
 export const KERNEL_NAMES: readonly (keyof Kernels)[] = [
   "gemm_nn_f32", "gemm_nt_f32", "gemm_tn_f32",
-  "im2col_f32", "col2im_f32", "transpose01_f32",
+  "im2row_f32", "row2im_f32", "transpose01_f32",
+  "csr_cols_f32", "spmm_f32", "spmm_tn_f32",
   "bias_add_f32", "bias_grad_f32",
   "relu_fwd_f32", "relu_bwd_f32", "mul_f32",
   "maxpool2d_fwd_f32", "maxpool2d_bwd_f32",

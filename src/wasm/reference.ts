@@ -9,9 +9,10 @@ import { gemmRef } from "./ref/gemm.ts";
 import { lossRef } from "./ref/loss.ts";
 import { optimRef } from "./ref/optim.ts";
 import { poolRef } from "./ref/pool.ts";
+import { sparseRef } from "./ref/sparse.ts";
 import { vectorRef } from "./ref/vector.ts";
 
 export function referenceKernels(memory: WebAssembly.Memory): Kernels {
   const m = memViews(memory);
-  return { ...gemmRef(m), ...convRef(m), ...biasRef(m), ...activationRef(m), ...poolRef(m), ...lossRef(m), ...optimRef(m), ...vectorRef(m) } as Kernels;
+  return { ...gemmRef(m), ...convRef(m), ...sparseRef(m), ...biasRef(m), ...activationRef(m), ...poolRef(m), ...lossRef(m), ...optimRef(m), ...vectorRef(m) } as Kernels;
 }

@@ -1,5 +1,5 @@
-// Conformance of the convolution lowering kernels (im2col_f32, col2im_f32, transpose01_f32) over
-// every engine, against a float64 oracle written here from the column-layout definition.
+// Conformance of the convolution lowering kernels (im2row_f32, row2im_f32, transpose01_f32) over
+// every engine, against a float64 oracle written here from the row-layout definition.
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { Rng } from "../../src/rng.ts";
@@ -8,7 +8,7 @@ import { loadEngines, buf, assertGuards, maxDiff, assertClose, quantized, normal
 
 const engines = await loadEngines(32);
 
-// --- oracle: the input index each col[r, p] is copied from, or −1 in the padding.
+// --- oracle: the input index each colT[p, r] is copied from, or −1 in the padding.
 interface Shape { B: number; C: number; H: number; W: number; KH: number; KW: number; stride: number; pad: number }
 const outSize = (n: number, k: number, s: number, p: number) => Math.max(0, Math.floor((n + 2 * p - k) / s) + 1);
 function sourceMap(s: Shape) {
@@ -20,13 +20,13 @@ function sourceMap(s: Shape) {
     for (let p = 0; p < P; p++) {
       const ow = p % OW, oh = Math.floor(p / OW) % OH, b = Math.floor(p / (OW * OH));
       const ih = oh * s.stride + kh - s.pad, iw = ow * s.stride + kw - s.pad;
-      src[r * P + p] = ih < 0 || iw < 0 || ih >= s.H || iw >= s.W ? -1 : ((b * s.C + c) * s.H + ih) * s.W + iw;
+      src[p * rows + r] = ih < 0 || iw < 0 || ih >= s.H || iw >= s.W ? -1 : ((b * s.C + c) * s.H + ih) * s.W + iw;
     }
   }
   return { OH, OW, rows, P, src };
 }
-const im2colOracle = (x: ArrayLike<number>, src: Int32Array) => Float64Array.from(src, (i) => (i < 0 ? 0 : x[i]));
-function col2imOracle(dcol: ArrayLike<number>, src: Int32Array, n: number) {
+const im2rowOracle = (x: ArrayLike<number>, src: Int32Array) => Float64Array.from(src, (i) => (i < 0 ? 0 : x[i]));
+function row2imOracle(dcol: ArrayLike<number>, src: Int32Array, n: number) {
   const dx = new Float64Array(n);
   src.forEach((i, k) => { if (i >= 0) dx[i] += dcol[k]; });
   return dx;
@@ -49,21 +49,21 @@ const SHAPES: Shape[] = [
 const label = (s: Shape) => `B${s.B} C${s.C} ${s.H}×${s.W} k${s.KH}×${s.KW} s${s.stride} p${s.pad}`;
 
 for (const e of engines) {
-  test(`im2col_f32 [${e.flavor}] matches the oracle, writes only col`, () => {
+  test(`im2row_f32 [${e.flavor}] matches the oracle, writes only col`, () => {
     const rng = new Rng(101);
     for (const s of SHAPES) {
       const { OH, OW, src } = sourceMap(s);
       const arena = new Arena(e.memory);
       const xData = normals(rng, s.B * s.C * s.H * s.W);
       const x = buf(arena, xData), col = buf(arena, src.length);
-      e.kernels.im2col_f32(col.ptr, x.ptr, s.B, s.C, s.H, s.W, s.KH, s.KW, s.stride, s.pad, OH, OW);
-      assertClose(col.view, im2colOracle(Float32Array.from(xData), src), 0, `im2col ${label(s)}`);
-      assertClose(x.view, Float32Array.from(xData), 0, `im2col ${label(s)} left x alone`);
-      assertGuards(col, `im2col ${label(s)}`);
+      e.kernels.im2row_f32(col.ptr, x.ptr, s.B, s.C, s.H, s.W, s.KH, s.KW, s.stride, s.pad, OH, OW);
+      assertClose(col.view, im2rowOracle(Float32Array.from(xData), src), 0, `im2row ${label(s)}`);
+      assertClose(x.view, Float32Array.from(xData), 0, `im2row ${label(s)} left x alone`);
+      assertGuards(col, `im2row ${label(s)}`);
     }
   });
 
-  test(`col2im_f32 [${e.flavor}] matches the oracle, overwrites dx, writes only dx`, () => {
+  test(`row2im_f32 [${e.flavor}] matches the oracle, overwrites dx, writes only dx`, () => {
     const rng = new Rng(102);
     for (const s of SHAPES) {
       const { OH, OW, src } = sourceMap(s);
@@ -71,17 +71,17 @@ for (const e of engines) {
       const arena = new Arena(e.memory);
       const dcolData = quantized(rng, src.length);
       const dcol = buf(arena, dcolData), dx = buf(arena, n); // dx starts as GUARD garbage
-      e.kernels.col2im_f32(dx.ptr, dcol.ptr, s.B, s.C, s.H, s.W, s.KH, s.KW, s.stride, s.pad, OH, OW);
-      assertClose(dx.view, col2imOracle(dcolData, src, n), 0, `col2im ${label(s)}`);
-      assertGuards(dx, `col2im ${label(s)}`);
+      e.kernels.row2im_f32(dx.ptr, dcol.ptr, s.B, s.C, s.H, s.W, s.KH, s.KW, s.stride, s.pad, OH, OW);
+      assertClose(dx.view, row2imOracle(dcolData, src, n), 0, `row2im ${label(s)}`);
+      assertGuards(dx, `row2im ${label(s)}`);
       // Random normals: sums in another order, so a tolerance.
       const dcol2 = buf(arena, normals(rng, src.length));
-      e.kernels.col2im_f32(dx.ptr, dcol2.ptr, s.B, s.C, s.H, s.W, s.KH, s.KW, s.stride, s.pad, OH, OW);
-      assertClose(dx.view, col2imOracle(dcol2.view, src, n), 1e-5, `col2im normals ${label(s)}`);
+      e.kernels.row2im_f32(dx.ptr, dcol2.ptr, s.B, s.C, s.H, s.W, s.KH, s.KW, s.stride, s.pad, OH, OW);
+      assertClose(dx.view, row2imOracle(dcol2.view, src, n), 1e-5, `row2im normals ${label(s)}`);
     }
   });
 
-  test(`col2im_f32 [${e.flavor}] is the adjoint of im2col_f32: <im2col(x), y> = <x, col2im(y)>`, () => {
+  test(`row2im_f32 [${e.flavor}] is the adjoint of im2row_f32: <im2row(x), y> = <x, row2im(y)>`, () => {
     const rng = new Rng(103);
     for (const s of SHAPES) {
       const { OH, OW, rows, P } = sourceMap(s);
@@ -89,12 +89,12 @@ for (const e of engines) {
       const arena = new Arena(e.memory);
       const x = buf(arena, normals(rng, n)), y = buf(arena, normals(rng, rows * P));
       const col = buf(arena, rows * P), dx = buf(arena, n);
-      e.kernels.im2col_f32(col.ptr, x.ptr, s.B, s.C, s.H, s.W, s.KH, s.KW, s.stride, s.pad, OH, OW);
-      e.kernels.col2im_f32(dx.ptr, y.ptr, s.B, s.C, s.H, s.W, s.KH, s.KW, s.stride, s.pad, OH, OW);
+      e.kernels.im2row_f32(col.ptr, x.ptr, s.B, s.C, s.H, s.W, s.KH, s.KW, s.stride, s.pad, OH, OW);
+      e.kernels.row2im_f32(dx.ptr, y.ptr, s.B, s.C, s.H, s.W, s.KH, s.KW, s.stride, s.pad, OH, OW);
       let lhs = 0, rhs = 0, mag = 0;
       for (let i = 0; i < rows * P; i++) { lhs += col.view[i] * y.view[i]; mag += Math.abs(col.view[i] * y.view[i]); }
       for (let i = 0; i < n; i++) rhs += x.view[i] * dx.view[i];
-      assert.ok(Math.abs(lhs - rhs) <= 1e-6 * (1 + mag), `adjoint ${label(s)}: <im2col x, y> = ${lhs}, <x, col2im y> = ${rhs}`);
+      assert.ok(Math.abs(lhs - rhs) <= 1e-6 * (1 + mag), `adjoint ${label(s)}: <im2row x, y> = ${lhs}, <x, row2im y> = ${rhs}`);
     }
   });
 
@@ -116,18 +116,18 @@ for (const e of engines) {
   });
 }
 
-test("negative control: the oracle catches a col2im that forgets to clear dx", () => {
+test("negative control: the oracle catches a row2im that forgets to clear dx", () => {
   const e = engines.find((x) => x.flavor === "reference")!;
   const s = sh(1, 1, 5, 5, 3, 3, 1, 1);
   const { OH, OW, src } = sourceMap(s);
   const arena = new Arena(e.memory);
   const dcol = buf(arena, quantized(new Rng(105), src.length)), dx = buf(arena, 25);
-  e.kernels.col2im_f32(dx.ptr, dcol.ptr, 1, 1, 5, 5, 3, 3, 1, 1, OH, OW);
+  e.kernels.row2im_f32(dx.ptr, dcol.ptr, 1, 1, 5, 5, 3, 3, 1, 1, OH, OW);
   dx.view[7] += 1; // what an accumulate-into-dx bug would leave behind
-  assert.equal(maxDiff(dx.view, col2imOracle(dcol.view, src, 25)), { diff: 1, at: 7 });
+  assert.equal(maxDiff(dx.view, row2imOracle(dcol.view, src, 25)), { diff: 1, at: 7 });
 });
 
-test("negative control: the adjoint check fails for a col2im with the wrong padding", () => {
+test("negative control: the adjoint check fails for a row2im with the wrong padding", () => {
   const e = engines.find((x) => x.flavor === "reference")!;
   const s = sh(1, 2, 6, 6, 3, 3, 1, 1);
   const { OH, OW, rows, P } = sourceMap(s);
@@ -135,8 +135,8 @@ test("negative control: the adjoint check fails for a col2im with the wrong padd
   const arena = new Arena(e.memory);
   const x = buf(arena, normals(rng, 72)), y = buf(arena, normals(rng, rows * P));
   const col = buf(arena, rows * P), dx = buf(arena, 72);
-  e.kernels.im2col_f32(col.ptr, x.ptr, 1, 2, 6, 6, 3, 3, 1, 1, OH, OW);
-  e.kernels.col2im_f32(dx.ptr, y.ptr, 1, 2, 6, 6, 3, 3, 1, 0, OH, OW);
+  e.kernels.im2row_f32(col.ptr, x.ptr, 1, 2, 6, 6, 3, 3, 1, 1, OH, OW);
+  e.kernels.row2im_f32(dx.ptr, y.ptr, 1, 2, 6, 6, 3, 3, 1, 0, OH, OW);
   let lhs = 0, rhs = 0;
   for (let i = 0; i < rows * P; i++) lhs += col.view[i] * y.view[i];
   for (let i = 0; i < 72; i++) rhs += x.view[i] * dx.view[i];

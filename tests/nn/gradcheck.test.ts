@@ -37,10 +37,16 @@ const CASES: { name: string; input: Shape; layers: LayerSpec[] }[] = [
   { name: "dropout", input: [6], layers: [{ type: "dense", out: 8 }, { type: "dropout", p: 0.4 }, { type: "dense", out: 4 }] },
 ];
 
+/** Kernels called by the last check(): which Conv2D backward path ran (spmm_* sparse, gemm_* dense). */
+const called = new Set<string>();
+
 async function check(flavor: Flavor, c: (typeof CASES)[number], seed: number, corrupt?: (g: Float32Array) => void) {
   const B = 3, plan = planModel(c.layers, c.input, 4);
   const engine = await loadEngine({ flavor, memoryMB: 4 });
-  const net = new Net(engine, plan, B);
+  const raw = engine.kernels as unknown as Record<string, (...a: number[]) => number>;
+  const kernels = Object.fromEntries(Object.entries(raw).map(([name, f]) => [name, (...a: number[]) => (called.add(name), f(...a))]));
+  called.clear();
+  const net = new Net({ ...engine, kernels } as unknown as typeof engine, plan, B);
   const p = net.newParams();
   const rng = new Rng(seed);
   net.init(p.theta, rng, "glorot");
@@ -65,6 +71,24 @@ for (const flavor of ["reference", "scalar", "simd"] as Flavor[]) {
     });
   }
 }
+
+// Conv2D's backward multiplies only dy's nonzeros when dy is sparse (SPARSE_MAX_DENSITY): below a
+// max pool it is (≤ 25% nonzero), straight into a dense layer it is not. Both paths must have been
+// checked above.
+test("the gradient checks cover both Conv2D backward paths (sparse below a max pool, dense otherwise)", async () => {
+  const byName = (n: string) => CASES.find((c) => c.name === n)!;
+  for (const name of ["maxpool 2", "conv → relu → maxpool 2", "conv over chunks of 2 images (batch 3)"]) {
+    await check("simd", byName(name), 1);
+    assert.ok(called.has("spmm_tn_f32") && called.has("csr_cols_f32"), `${name}: sparse dW path not taken (${[...called].join(", ")})`);
+  }
+  // The second conv feeds a 4×4 max pool and needs dx (the first conv's dy): sparse dcolT too.
+  await check("simd", byName("conv same → relu → conv, one image a chunk"), 1);
+  assert.ok(called.has("spmm_f32"), `sparse dx path not taken (${[...called].join(", ")})`);
+  for (const name of ["conv 3×3 valid", "conv stride 2 pad 1"]) {
+    await check("simd", byName(name), 1);
+    assert.not.ok(called.has("spmm_tn_f32"), `${name}: a dense dy took the sparse path`);
+  }
+});
 
 test("negative control: a wrong gradient fails the check", async () => {
   const conv = CASES[3], dense = CASES[1];

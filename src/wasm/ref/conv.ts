@@ -3,12 +3,12 @@
 import type { Kernels } from "../kernels.ts";
 import type { Mem } from "./mem.ts";
 
-type ConvKernels = Pick<Kernels, "im2col_f32" | "col2im_f32" | "transpose01_f32">;
+type ConvKernels = Pick<Kernels, "im2row_f32" | "row2im_f32" | "transpose01_f32">;
 
 export function convRef({ f32 }: Mem): ConvKernels {
   return {
-    im2col_f32(colPtr, xPtr, B, C, H, W, KH, KW, stride, pad, OH, OW) {
-      const col = colPtr >> 2, x = xPtr >> 2, P = B * OH * OW;
+    im2row_f32(colPtr, xPtr, B, C, H, W, KH, KW, stride, pad, OH, OW) {
+      const col = colPtr >> 2, x = xPtr >> 2, CKK = C * KH * KW;
       for (let c = 0; c < C; c++)
         for (let kh = 0; kh < KH; kh++)
           for (let kw = 0; kw < KW; kw++) {
@@ -18,12 +18,12 @@ export function convRef({ f32 }: Mem): ConvKernels {
                 for (let ow = 0; ow < OW; ow++) {
                   const ih = oh * stride - pad + kh, iw = ow * stride - pad + kw;
                   const inside = ih >= 0 && ih < H && iw >= 0 && iw < W;
-                  f32[col + row * P + (b * OH + oh) * OW + ow] = inside ? f32[x + ((b * C + c) * H + ih) * W + iw] : 0;
+                  f32[col + ((b * OH + oh) * OW + ow) * CKK + row] = inside ? f32[x + ((b * C + c) * H + ih) * W + iw] : 0;
                 }
           }
     },
-    col2im_f32(dxPtr, dcolPtr, B, C, H, W, KH, KW, stride, pad, OH, OW) {
-      const dx = dxPtr >> 2, dcol = dcolPtr >> 2, P = B * OH * OW;
+    row2im_f32(dxPtr, dcolPtr, B, C, H, W, KH, KW, stride, pad, OH, OW) {
+      const dx = dxPtr >> 2, dcol = dcolPtr >> 2, CKK = C * KH * KW;
       f32.fill(0, dx, dx + B * C * H * W);
       for (let c = 0; c < C; c++)
         for (let kh = 0; kh < KH; kh++)
@@ -34,7 +34,7 @@ export function convRef({ f32 }: Mem): ConvKernels {
                 for (let ow = 0; ow < OW; ow++) {
                   const ih = oh * stride - pad + kh, iw = ow * stride - pad + kw;
                   if (ih < 0 || ih >= H || iw < 0 || iw >= W) continue;
-                  f32[dx + ((b * C + c) * H + ih) * W + iw] += f32[dcol + row * P + (b * OH + oh) * OW + ow];
+                  f32[dx + ((b * C + c) * H + ih) * W + iw] += f32[dcol + ((b * OH + oh) * OW + ow) * CKK + row];
                 }
           }
     },
