@@ -5,6 +5,7 @@
 // (--build: the SIMD build to load instead of this runtime's choice, see simdBuild() in src/wasm/loader.ts)
 import { loadDataset } from "../src/data/registry.ts";
 import { makeSyntheticCifar } from "../src/data/synthetic.ts";
+import { SPARSE_MAX_DENSITY } from "../src/nn/layers.ts";
 import { Net } from "../src/nn/net.ts";
 import { planModel, PRESET_NAMES, type PresetName } from "../src/nn/spec.ts";
 import { Rng } from "../src/rng.ts";
@@ -28,6 +29,7 @@ const engine = await loadEngine({ simdBuild: build as SimdBuild, memoryMB: memor
 // Every kernel wrapped by a timer; the Net sees only the wrapped table.
 const times = new Map<string, { ms: number; calls: number; flop: number }>();
 const i32 = new Int32Array(engine.memory.buffer);
+const density = new Map<string, { nnz: number; n: number }>(); // per shape of csr_cols_f32 calls: how sparse dy was
 const raw = engine.kernels as unknown as Record<string, (...a: number[]) => number>;
 const timed: Record<string, (...a: number[]) => number> = {};
 for (const [name, f] of Object.entries(raw)) {
@@ -40,6 +42,11 @@ for (const [name, f] of Object.entries(raw)) {
     const key = gemm ? `${name} ${a[3]}×${a[4]}×${a[5]}` : spmm || spmmT ? `${name} ${a[5]}×${a[6]}` : name;
     const e = times.get(key) ?? { ms: 0, calls: 0, flop: 0 };
     e.ms += ms; e.calls++;
+    if (name === "csr_cols_f32") {
+      const d = density.get(`${a[4]}×${a[5] * a[6]}`) ?? { nnz: 0, n: 0 };
+      d.nnz += r; d.n += a[4] * a[5] * a[6];
+      density.set(`${a[4]}×${a[5] * a[6]}`, d);
+    }
     e.flop += gemm ? 2 * a[3] * a[4] * a[5] : spmm ? 2 * (i32[(a[1] >> 2) + a[5]] - i32[a[1] >> 2]) * a[6]
       : spmmT ? 2 * (i32[(a[1] >> 2) + a[7]] - i32[a[1] >> 2]) * a[6] : 0;
     times.set(key, e);
@@ -49,13 +56,13 @@ for (const [name, f] of Object.entries(raw)) {
 const net = new Net({ ...engine, kernels: timed } as unknown as Engine, plan, batch);
 const p = net.newParams();
 net.init(p.theta, new Rng(1));
-const order = new Rng(2).permutation(ds.train.count);
+const order = new Rng(2).permutation(ds.train.count), dropout = new Rng(3);
 let stepMs = 0;
 for (let s = 0; s < warmup + steps; s++) {
   if (s === warmup) { times.clear(); stepMs = 0; }
   net.loadBatch(ds, ds.train, order, (s * batch) % (ds.train.count - batch), batch);
   const t0 = performance.now();
-  net.trainStep(p, batch, { lr: 0.01, momentum: 0, weightDecay: 0 });
+  net.trainStep(p, batch, { lr: 0.01, momentum: 0, weightDecay: 0 }, dropout);
   stepMs += performance.now() - t0;
 }
 const info = runtimeInfo();
@@ -65,4 +72,7 @@ console.log("  ms/step  share  GFLOP/s  kernel");
 for (const [key, e] of [...times].sort((a, b) => b[1].ms - a[1].ms)) {
   const gf = e.flop ? (e.flop / (e.ms / 1000) / 1e9).toFixed(1) : "";
   console.log(`${(e.ms / steps).toFixed(3).padStart(9)} ${((100 * e.ms) / stepMs).toFixed(1).padStart(5)}% ${gf.padStart(8)}  ${key}`);
+}
+for (const [shape, d] of density) {
+  console.log(`conv dy [OC×P] ${shape}: ${((100 * d.nnz) / d.n).toFixed(1)}% nonzero (sparse backward below ${100 * SPARSE_MAX_DENSITY}%)`);
 }

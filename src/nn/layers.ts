@@ -44,10 +44,12 @@ const other = (ws: Workspace, buf: F32Buf) => (buf === ws.grads[0] ? ws.grads[1]
 /**
  * Conv2D's backward multiplies only the nonzeros of dy (assembly/sparse.ts) when at most this
  * fraction of a chunk's dy is nonzero, and runs the dense GEMMs otherwise. Below a 2×2 max pool
- * dy is ≤ 25% nonzero (10–20% with the ReLU); after a ReLU alone it is about half.
- * TODO(threshold): measured crossover.
+ * dy is ≤ 25% nonzero (lenet: 14% with the ReLU); after a ReLU alone it is about half. Measured
+ * crossover (sparse time = dense time for dW + dcolT of one chunk, random dy, warm caches, simd-fma
+ * on the EPYC here): density 0.33 for lenet's conv2 chunk, 0.2 for conv1's (K = 25, where spmm
+ * runs 4-float blocks). `node dist/bench/profile.js` prints the density each conv layer sees.
  */
-export const SPARSE_MAX_DENSITY = 0.35;
+export const SPARSE_MAX_DENSITY = 0.3;
 
 /** Sizes of the scratch a plan needs beyond the per-layer buffers, in elements. */
 export function workspaceNeeds(layers: readonly LayerPlan[], batch: number): { maxAct: number; convTmp: number; csrRows: number } {
