@@ -12,6 +12,7 @@ import BenchmarkJs from "benchmark";
 import { Rng } from "../src/rng.ts";
 import { GEMM_WS_FLOATS, type Kernels } from "../src/wasm/kernels.ts";
 import { loadEngine, simdBuild, withoutFma, type Engine } from "../src/wasm/loader.ts";
+import { measurePeak } from "./peak.ts";
 import { loadTfjsWasm, type Tf } from "./tfjs.ts";
 
 interface BenchmarkRun { stats: { mean: number }; error?: unknown; run(): void }
@@ -34,10 +35,12 @@ export interface Row {
 interface Shape { case: string; variant: Variant; M: number; N: number; K: number; scalar: boolean }
 
 // B = 32 MNIST images; conv1 5×5 1→32 channels on 28×28 (24×24 outputs), conv2 5×5 32→64 on
-// 12×12 (8×8 outputs). im2col GEMMs: forward nn W[OC,CKK]·col[CKK,P], dW nt dy[OC,P]·col[CKK,P]ᵀ,
-// dcol tn W[OC,CKK]ᵀ·dy[OC,P], with P = the pixels of one chunk of images (Conv2D in
-// src/nn/layers.ts: one 576-pixel image for conv1, four 64-pixel images for conv2), called once per
-// chunk. conv1 needs no dcol (the input needs no gradient).
+// 12×12 (8×8 outputs). im2row GEMMs (Conv2D in src/nn/layers.ts): forward nt W[OC,CKK]·colT[P,CKK]ᵀ,
+// with P = the pixels of one chunk of images (one 576-pixel image for conv1, four 64-pixel images
+// for conv2), called once per chunk; and the backward GEMMs of a chunk whose dy is dense: dW nn
+// dy[OC,P]·colT[P,CKK], dcolT tn dy[OC,P]ᵀ·W[OC,CKK]. lenet's dy is sparse (below a max pool), so
+// its backward takes the sparse kernels instead (assembly/sparse.ts); cifar-cnn's first conv of
+// each block takes these GEMMs. conv1 needs no dcolT (the input needs no gradient).
 const SHAPES: Shape[] = [
   { case: "square", variant: "nn", M: 1024, N: 1024, K: 1024, scalar: true },
   { case: "square", variant: "nt", M: 1024, N: 1024, K: 1024, scalar: true },
@@ -45,11 +48,11 @@ const SHAPES: Shape[] = [
   { case: "dense fwd", variant: "nt", M: 32, N: 128, K: 784, scalar: false },
   { case: "dense dx", variant: "nn", M: 32, N: 784, K: 128, scalar: false },
   { case: "dense dW", variant: "tn", M: 128, N: 784, K: 32, scalar: false },
-  { case: "conv1 fwd", variant: "nn", M: 32, N: 576, K: 25, scalar: false },
-  { case: "conv1 dW", variant: "nt", M: 32, N: 25, K: 576, scalar: false },
-  { case: "conv2 fwd", variant: "nn", M: 64, N: 256, K: 800, scalar: false },
-  { case: "conv2 dW", variant: "nt", M: 64, N: 800, K: 256, scalar: false },
-  { case: "conv2 dcol", variant: "tn", M: 800, N: 256, K: 64, scalar: false },
+  { case: "conv1 fwd", variant: "nt", M: 32, N: 576, K: 25, scalar: false },
+  { case: "conv1 dW", variant: "nn", M: 32, N: 25, K: 576, scalar: false },
+  { case: "conv2 fwd", variant: "nt", M: 64, N: 256, K: 800, scalar: false },
+  { case: "conv2 dW", variant: "nn", M: 64, N: 800, K: 256, scalar: false },
+  { case: "conv2 dcolT", variant: "tn", M: 256, N: 800, K: 64, scalar: false },
 ];
 
 /** Mean seconds per call of fn, by benchmark.js; short runs so the whole table takes about a minute. */
@@ -147,5 +150,9 @@ const direct = process.argv[1] !== undefined && import.meta.url === pathToFileUR
 if (direct) {
   console.log(`runtime ${process.version} (${process.release?.name ?? "?"}), CPU ${os.cpus()[0]?.model ?? "?"}, one thread, SIMD build ${simdBuild()}`);
   console.log(`command: ${process.argv.map((a, i) => (i < 2 ? a.split("/").slice(-3).join("/") : a)).join(" ")}`);
-  console.log(formatRows(await runGemmBench()));
+  const peak = await measurePeak();
+  const rows = await runGemmBench();
+  console.log(formatRows(rows));
+  const nn = rows.find((r) => r.case === "square" && r.variant === "nn" && r.impl === "simd")!;
+  if (peak !== null) console.log(`f32x4 fused multiply-add peak of this core (bench/peak.ts): ${peak.toFixed(1)} GFLOP/s; GEMM 1024³ nn is ${((100 * nn.gflops) / peak).toFixed(0)}% of it`);
 }
