@@ -46,18 +46,24 @@ function leb(n: number): number[] {
   return out;
 }
 
-/** GFLOP/s of the probe: the best of `rounds` timed calls (a peak, so the best is the figure); null without relaxed SIMD. */
-export async function measurePeak(rounds = 7): Promise<number | null> {
+/** The probe, ready to time: each run() is `flops` floating-point operations; null without relaxed SIMD. */
+export async function peakProbe(iterations = 2e6): Promise<{ run: () => void; flops: number } | null> {
   if (!relaxedSimd()) return null;
   const instance = await WebAssembly.instantiate(new WebAssembly.Module(peakModule()));
   const peak = instance.exports.peak as (n: number) => number;
-  const n = 2e7;
   peak(1000); // compile the optimized tier before timing
+  return { run: () => { peak(iterations); }, flops: iterations * CHAINS * 8 };
+}
+
+/** GFLOP/s of the probe: the best of `rounds` timed runs (a peak, so the best is the figure); null without relaxed SIMD. */
+export async function measurePeak(rounds = 7): Promise<number | null> {
+  const probe = await peakProbe(2e7);
+  if (!probe) return null;
   let best = 0;
   for (let r = 0; r < rounds; r++) {
     const t0 = performance.now();
-    peak(n);
-    best = Math.max(best, (n * CHAINS * 8) / ((performance.now() - t0) / 1000) / 1e9);
+    probe.run();
+    best = Math.max(best, probe.flops / ((performance.now() - t0) / 1000) / 1e9);
   }
   return best;
 }

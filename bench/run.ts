@@ -5,8 +5,7 @@
 import { readFileSync } from "node:fs";
 import os from "node:os";
 import { simdBuild } from "../src/wasm/loader.ts";
-import { formatRows, runGemmBench } from "./gemm.ts";
-import { measurePeak } from "./peak.ts";
+import { formatPeak, formatRows, runGemmBench } from "./gemm.ts";
 import { formatLenet, runLenetBench } from "./lenet.ts";
 import { formatCifar, runCifarBench } from "./cifar.ts";
 import { CHILD_TIMEOUT_S, formatSim, RSS_TARGET_MB, runSimBench } from "./sim.ts";
@@ -46,10 +45,8 @@ console.log(`runtime: node ${process.version}; CPU: ${os.cpus()[0]?.model.trim()
 console.log(`command: npm run bench  (node ${process.argv.slice(1).map((a) => a.split("/").slice(-3).join("/")).join(" ")})\n`);
 
 const t0 = performance.now();
-const fmaPeak = await measurePeak();
-const gemm = await runGemmBench();
-console.log(`GEMM, GFLOP/s\n${formatRows(gemm)}`);
-console.log(`f32x4 fused multiply-add peak of this core, measured just before (bench/peak.ts): ${fmaPeak === null ? "n/a (no relaxed SIMD)" : `${fmaPeak.toFixed(1)} GFLOP/s`}\n`);
+const { rows: gemm, fmaPeak } = await runGemmBench();
+console.log(`GEMM, GFLOP/s\n${formatRows(gemm)}\n${formatPeak(gemm, fmaPeak)}\n`);
 const lenet = await runLenetBench();
 console.log(`${formatLenet(lenet)}\n`);
 const cifar = await runCifarBench();
