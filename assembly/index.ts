@@ -2,7 +2,7 @@
 // Signatures and meaning: src/wasm/kernels.ts (the hand-written TS interface of these exports).
 export { gemm_nn_f32, gemm_nt_f32, gemm_tn_f32 } from "./gemm";
 export { im2row_f32, row2im_f32, transpose01_f32 } from "./conv";
-export { csr_cols_f32, spmm_f32, spmm_tn_f32 } from "./sparse";
+export { nonzero_f32, csr_cols_f32, spmm_f32, spmm_tn_f32 } from "./sparse";
 export { bias_add_f32, bias_grad_f32 } from "./bias";
 export { relu_fwd_f32, relu_bwd_f32, mul_f32 } from "./activation";
 export { maxpool2d_fwd_f32, maxpool2d_bwd_f32 } from "./pool";

@@ -12,6 +12,20 @@
 // Zero means == 0: a NaN or ±Inf entry is kept, so it propagates as in the dense product.
 import { madd } from "./gemm";
 
+/** How many of x[n] are != 0 (NaN counts): the layer's sparse-or-dense test, before building any CSR. */
+export function nonzero_f32(xPtr: usize, n: i32): i32 {
+  let i = 0, count = 0;
+  if (ASC_FEATURE_SIMD) {
+    // f32x4.ne is all ones (−1 as i32) per nonzero lane: subtracting it counts, four lanes at a time.
+    const zero = f32x4.splat(0);
+    let lanes = i32x4.splat(0);
+    for (; i + 4 <= n; i += 4) lanes = i32x4.sub(lanes, f32x4.ne(v128.load(xPtr + (<usize>i << 2)), zero));
+    count = i32x4.extract_lane(lanes, 0) + i32x4.extract_lane(lanes, 1) + i32x4.extract_lane(lanes, 2) + i32x4.extract_lane(lanes, 3);
+  }
+  for (; i < n; i++) count += i32(load<f32>(xPtr + (<usize>i << 2)) != 0);
+  return count;
+}
+
 /** CSR of Xᵀ, i.e. X by columns (Bd·inner rows of A columns). Writes ptr[Bd·inner + 1], idx/val[nnz]; returns nnz. */
 export function csr_cols_f32(ptrPtr: usize, idxPtr: usize, valPtr: usize, srcPtr: usize, A: i32, Bd: i32, inner: i32): i32 {
   let nnz = 0;

@@ -29,7 +29,7 @@ const engine = await loadEngine({ simdBuild: build as SimdBuild, memoryMB: memor
 // Every kernel wrapped by a timer; the Net sees only the wrapped table.
 const times = new Map<string, { ms: number; calls: number; flop: number }>();
 const i32 = new Int32Array(engine.memory.buffer);
-const density = new Map<string, { nnz: number; n: number }>(); // per shape of csr_cols_f32 calls: how sparse dy was
+const density = new Map<number, { nnz: number; n: number }>(); // per dy chunk size (nonzero_f32 calls): how sparse dy was
 const raw = engine.kernels as unknown as Record<string, (...a: number[]) => number>;
 const timed: Record<string, (...a: number[]) => number> = {};
 for (const [name, f] of Object.entries(raw)) {
@@ -42,10 +42,10 @@ for (const [name, f] of Object.entries(raw)) {
     const key = gemm ? `${name} ${a[3]}×${a[4]}×${a[5]}` : spmm || spmmT ? `${name} ${a[5]}×${a[6]}` : name;
     const e = times.get(key) ?? { ms: 0, calls: 0, flop: 0 };
     e.ms += ms; e.calls++;
-    if (name === "csr_cols_f32") {
-      const d = density.get(`${a[4]}×${a[5] * a[6]}`) ?? { nnz: 0, n: 0 };
-      d.nnz += r; d.n += a[4] * a[5] * a[6];
-      density.set(`${a[4]}×${a[5] * a[6]}`, d);
+    if (name === "nonzero_f32") { // Conv2D's sparse-or-dense test on a chunk's dy
+      const d = density.get(a[1]) ?? { nnz: 0, n: 0 };
+      d.nnz += r; d.n += a[1];
+      density.set(a[1], d);
     }
     e.flop += gemm ? 2 * a[3] * a[4] * a[5] : spmm ? 2 * (i32[(a[1] >> 2) + a[5]] - i32[a[1] >> 2]) * a[6]
       : spmmT ? 2 * (i32[(a[1] >> 2) + a[7]] - i32[a[1] >> 2]) * a[6] : 0;
@@ -73,6 +73,6 @@ for (const [key, e] of [...times].sort((a, b) => b[1].ms - a[1].ms)) {
   const gf = e.flop ? (e.flop / (e.ms / 1000) / 1e9).toFixed(1) : "";
   console.log(`${(e.ms / steps).toFixed(3).padStart(9)} ${((100 * e.ms) / stepMs).toFixed(1).padStart(5)}% ${gf.padStart(8)}  ${key}`);
 }
-for (const [shape, d] of density) {
-  console.log(`conv dy [OC×P] ${shape}: ${((100 * d.nnz) / d.n).toFixed(1)}% nonzero (sparse backward below ${100 * SPARSE_MAX_DENSITY}%)`);
+for (const [n, d] of density) {
+  console.log(`conv dy, chunks of ${n} values: ${((100 * d.nnz) / d.n).toFixed(1)}% nonzero (sparse backward at ≤ ${100 * SPARSE_MAX_DENSITY}%)`);
 }

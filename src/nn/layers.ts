@@ -17,7 +17,7 @@ export interface Workspace {
   readonly convTmp: F32Buf;
   /** GEMM packing scratch [GEMM_WS_FLOATS]. */
   readonly gemmWs: F32Buf;
-  /** A conv chunk's dy in CSR (assembly/sparse.ts): row pointers [max rows + 1], column indices and values [convTmp size]. */
+  /** A conv chunk's dyᵀ in CSR (assembly/sparse.ts): row pointers [chunk pixels + 1], column indices and values [convTmp size]. */
   readonly csr: { readonly ptr: I32Buf; readonly idx: I32Buf; readonly val: F32Buf };
 }
 
@@ -59,7 +59,7 @@ export function workspaceNeeds(layers: readonly LayerPlan[], batch: number): { m
     if (l.spec.type !== "conv2d") continue;
     const images = Math.min(batch, chunkImages(l)), [OC, OH, OW] = l.outShape;
     convTmp = Math.max(convTmp, images * OC * OH * OW);
-    csrRows = Math.max(csrRows, OC, images * OH * OW);
+    csrRows = Math.max(csrRows, images * OH * OW); // one CSR row per output pixel of a chunk
   }
   return { maxAct, convTmp, csrRows };
 }
@@ -71,8 +71,8 @@ export function workspaceNeeds(layers: readonly LayerPlan[], batch: number): { m
  * (a whole batch's colT is 6.5 MB for lenet's conv2); the GEMMs are the same blocks as one
  * batch-wide call. `col` holds every chunk's block, chunk after chunk, because backward reuses them.
  * Backward per chunk: dW += dy·colT and dcolT = dyᵀ·W, then dx = row2im(dcolT). When dy is mostly
- * zero (SPARSE_MAX_DENSITY) both products run over dy's nonzeros only, from its CSR by rows
- * (dW) and by columns (dcolT); otherwise they are GEMMs on dy transposed to [OC, P].
+ * zero (SPARSE_MAX_DENSITY) both products run over dy's nonzeros only, from one CSR of dyᵀ (a row
+ * per output pixel); otherwise they are GEMMs on dy transposed to [OC, P].
  */
 class Conv2D implements Layer {
   private readonly col: F32Buf;
@@ -108,8 +108,8 @@ class Conv2D implements Layer {
       const nb = Math.min(this.chunk, B - b0), P = nb * L, col = this.col.ptr + 4 * CKK * L * b0;
       const dyChunk = dy.ptr + 4 * OC * L * b0, beta = b0 > 0 ? 1 : 0;
       // This chunk's colT is not needed after dW, so it then holds dcolT.
-      const nnz = k.csr_cols_f32(csr.ptr.ptr, csr.idx.ptr, csr.val.ptr, dyChunk, OC, nb, L);
-      if (nnz <= SPARSE_MAX_DENSITY * OC * P) {
+      if (k.nonzero_f32(dyChunk, OC * P) <= SPARSE_MAX_DENSITY * OC * P) {
+        k.csr_cols_f32(csr.ptr.ptr, csr.idx.ptr, csr.val.ptr, dyChunk, OC, nb, L); // dyᵀ: one row per output pixel
         k.spmm_tn_f32(dW, csr.ptr.ptr, csr.idx.ptr, csr.val.ptr, col, OC, CKK, P, beta); // dW[OC,CKK] (+)= dy[OC,P] · colT
         if (!dx) continue;
         k.spmm_f32(col, csr.ptr.ptr, csr.idx.ptr, csr.val.ptr, wPtr, P, CKK, 0); // dcolT[P,CKK] = dyᵀ · W

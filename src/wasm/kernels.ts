@@ -32,6 +32,8 @@ export interface Kernels {
   // --- Sparse products (assembly/sparse.ts). X is the [A, Bd·inner] matrix X[a, b·inner + i] =
   // src[(b·A + a)·inner + i] (NCHW dy seen as [C, B·H·W]); CSR = ptr (i32, rows + 1), idx (i32
   // column) and val (f32) of the entries != 0, in row order. idx/val need room for A·Bd·inner.
+  /** How many of x[n] are != 0 (NaN counts as nonzero) */
+  nonzero_f32(xPtr: number, n: number): number;
   /** CSR of Xᵀ (X by columns); returns nnz */
   csr_cols_f32(ptrPtr: number, idxPtr: number, valPtr: number, srcPtr: number, A: number, Bd: number, inner: number): number;
   /** C[M,N] = S·B + beta·C, S a CSR matrix of M rows whose column indices are rows of B[·, N] */
@@ -91,7 +93,7 @@ export const GEMM_WS_FLOATS = 256 * 256 + 64 * 256 + 4 * 8;
 export const KERNEL_NAMES: readonly (keyof Kernels)[] = [
   "gemm_nn_f32", "gemm_nt_f32", "gemm_tn_f32",
   "im2row_f32", "row2im_f32", "transpose01_f32",
-  "csr_cols_f32", "spmm_f32", "spmm_tn_f32",
+  "nonzero_f32", "csr_cols_f32", "spmm_f32", "spmm_tn_f32",
   "bias_add_f32", "bias_grad_f32",
   "relu_fwd_f32", "relu_bwd_f32", "mul_f32",
   "maxpool2d_fwd_f32", "maxpool2d_bwd_f32",

@@ -126,7 +126,7 @@ for (const flavor of SIMD_BUILDS.filter((b) => b in builds)) {
     const { bodies, importedFuncs, typesHaveV128 } = sections(bytes);
     assert.not.ok(typesHaveV128, "no kernel signature takes v128");
     const index = exportIndices(bytes);
-    const vectorised = ["im2row_f32", "row2im_f32", "transpose01_f32", "spmm_f32", "spmm_tn_f32", "bias_add_f32", "bias_grad_f32", "relu_fwd_f32", "relu_bwd_f32",
+    const vectorised = ["im2row_f32", "row2im_f32", "transpose01_f32", "nonzero_f32", "spmm_f32", "spmm_tn_f32", "bias_add_f32", "bias_grad_f32", "relu_fwd_f32", "relu_bwd_f32",
       "mul_f32", "softmax_xent_f32", "sgd_momentum_f32", "axpy_f32", "axpby_f32", "scale_f32", "sqdist_f32", "nonfinite_f32"];
     for (const name of vectorised) {
       const { simdOps } = scanBody(bytes, bodies[index[name] - importedFuncs]);

@@ -1,4 +1,4 @@
-// Conformance of the sparse kernels (csr_cols_f32, spmm_f32, spmm_tn_f32) over every engine,
+// Conformance of the sparse kernels (nonzero_f32, csr_cols_f32, spmm_f32, spmm_tn_f32) over every engine,
 // against float64 oracles written here from the definitions in src/wasm/kernels.ts.
 import { test } from "uvu";
 import * as assert from "uvu/assert";
@@ -35,6 +35,22 @@ const COMPRESS: [number, number, number][] = [
 ];
 
 for (const e of engines) {
+  test(`nonzero_f32 [${e.flavor}] counts the entries != 0, NaN and ±Inf included, −0 not`, () => {
+    const rng = new Rng(300);
+    for (const n of [0, 1, 3, 4, 5, 17, 18432]) {
+      for (const density of [0, 0.15, 1]) {
+        const arena = new Arena(e.memory);
+        const data = sparseData(rng, n, density, false);
+        const x = buf(arena, data);
+        assert.is(e.kernels.nonzero_f32(x.ptr, n), data.filter((v) => v !== 0).length, `n ${n} density ${density}`);
+      }
+    }
+    const arena = new Arena(e.memory);
+    const x = buf(arena, [NaN, 0, -0, Infinity, -Infinity, 1e-40, 0]); // 1e-40 is a subnormal f32, nonzero
+    assert.is(e.kernels.nonzero_f32(x.ptr, 7), 4);
+    assert.is(e.kernels.nonzero_f32(x.ptr + 4, 2), 0);
+  });
+
   test(`csr_cols_f32 [${e.flavor}] lists each column's nonzeros in order, returns nnz`, () => {
     const rng = new Rng(301);
     for (const [A, Bd, inner] of COMPRESS) {

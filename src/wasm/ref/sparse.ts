@@ -3,7 +3,7 @@
 import type { Kernels } from "../kernels.ts";
 import type { Mem } from "./mem.ts";
 
-type SparseKernels = Pick<Kernels, "csr_cols_f32" | "spmm_f32" | "spmm_tn_f32">;
+type SparseKernels = Pick<Kernels, "nonzero_f32" | "csr_cols_f32" | "spmm_f32" | "spmm_tn_f32">;
 
 export function sparseRef({ f32, i32 }: Mem): SparseKernels {
   /** Appends the nonzeros of `rows` rows to the CSR at (ptr, idx, val); at(r, q) is the entry, q < cols. */
@@ -21,6 +21,12 @@ export function sparseRef({ f32, i32 }: Mem): SparseKernels {
     return nnz;
   }
   return {
+    nonzero_f32(xPtr, n) {
+      const x = xPtr >> 2;
+      let count = 0;
+      for (let i = 0; i < n; i++) if (f32[x + i] !== 0) count++;
+      return count;
+    },
     csr_cols_f32(ptrPtr, idxPtr, valPtr, srcPtr, A, Bd, inner) {
       const src = srcPtr >> 2;
       return compress(ptrPtr, idxPtr, valPtr, Bd * inner, A,
