@@ -89,93 +89,72 @@
   }
 }
 
-/** colT[P, CKK] from x[B,C,H,W]: row p = (b,oh,ow) is the receptive field of output pixel p, zero in the padding. */
-export function im2row_f32(colPtr: usize, xPtr: usize, B: i32, C: i32, H: i32, W: i32,
-  KH: i32, KW: i32, stride: i32, pad: i32, OH: i32, OW: i32): void {
+/**
+ * Walks every (output pixel, c, kh) of the lowering: colT is visited front to back, one row of
+ * C·KH·KW floats per output pixel, together with the input pixels of that row's window. `toRows`
+ * (a compile-time constant at both call sites) picks the direction: im2row copies the image into
+ * colT (zero in the padding); row2im adds colT into the image (padding entries dropped). One walk
+ * for both makes row2im the exact adjoint of im2row by construction.
+ */
+// @ts-ignore: decorator
+@inline function lowering(colPtr: usize, imgPtr: usize, B: i32, C: i32, H: i32, W: i32,
+  KH: i32, KW: i32, stride: i32, pad: i32, OH: i32, OW: i32, toRows: bool): void {
   const plane = <usize>(H * W) << 2, kwBytes = <usize>KW << 2, rowBytes = <usize>W << 2;
   const rowOfCol = <usize>(C * KH * KW) << 2;
-  let dst = colPtr;
+  let col = colPtr;
   for (let b = 0; b < B; b++) {
-    const image = xPtr + <usize>b * <usize>C * plane;
+    const image = imgPtr + <usize>b * <usize>C * plane;
     for (let oh = 0; oh < OH; oh++) {
       const ih0 = oh * stride - pad;
       const hLo = min(KH, kLo(oh, stride, pad)), hHi = max(hLo, kHi(oh, stride, pad, H, KH));
       for (let ow = 0; ow < OW; ow++) {
         const iw0 = ow * stride - pad;
         const wLo = min(KW, kLo(ow, stride, pad)), wHi = max(wLo, kHi(ow, stride, pad, W, KW)), n = wHi - wLo;
-        // Input pixel (c = 0, kh = hLo, kw = wLo); only dereferenced when the run is non-empty.
-        let src = image + (<usize>((ih0 + hLo) * W + iw0 + wLo) << 2);
+        // Image pixel (c = 0, kh = hLo, kw = wLo); only dereferenced when the run is non-empty.
+        let px = image + (<usize>((ih0 + hLo) * W + iw0 + wLo) << 2);
         if (n == KW && hHi - hLo == KH) {
           // The window is inside the image (lenet: always; 3×3 same: all but the border).
           for (let c = 0; c < C; c++) {
-            let s = src;
+            let q = px;
             for (let kh = 0; kh < KH; kh++) {
-              copyKernelRow(dst, s, KW);
-              dst += kwBytes; s += rowBytes;
+              if (toRows) copyKernelRow(col, q, KW); else addKernelRow(q, col, KW);
+              col += kwBytes; q += rowBytes;
             }
-            src += plane;
+            px += plane;
           }
           continue;
         }
-        // A border window: zero the row, then copy the part inside the image.
-        memory.fill(dst, 0, rowOfCol);
+        // A border window: only its [hLo, hHi) × [wLo, wHi) part is inside the image.
+        if (toRows) memory.fill(col, 0, rowOfCol);
         if (n > 0) {
-          let d = dst + (<usize>(hLo * KW + wLo) << 2);
+          let r = col + (<usize>(hLo * KW + wLo) << 2);
           for (let c = 0; c < C; c++) {
-            let s = src, dd = d;
+            let q = px, rr = r;
             for (let kh = hLo; kh < hHi; kh++) {
-              copyRun(dd, s, n);
-              dd += kwBytes; s += rowBytes;
+              if (toRows) copyRun(rr, q, n); else addRun(q, rr, n);
+              rr += kwBytes; q += rowBytes;
             }
-            src += plane; d += <usize>(KH * KW) << 2;
+            px += plane; r += <usize>(KH * KW) << 2;
           }
         }
-        dst += rowOfCol;
+        col += rowOfCol;
       }
     }
   }
+}
+
+/** colT[P, CKK] from x[B,C,H,W]: row p = (b,oh,ow) is the receptive field of output pixel p, zero in the padding. */
+export function im2row_f32(colPtr: usize, xPtr: usize, B: i32, C: i32, H: i32, W: i32,
+  KH: i32, KW: i32, stride: i32, pad: i32, OH: i32, OW: i32): void {
+  lowering(colPtr, xPtr, B, C, H, W, KH, KW, stride, pad, OH, OW, true);
 }
 
 /** dx[B,C,H,W] = row2im(dcolT[P, CKK]), the adjoint of im2row: each dcolT entry is added to the
  * input pixel it was copied from; padding entries are dropped. Overwrites dx. */
 export function row2im_f32(dxPtr: usize, dcolPtr: usize, B: i32, C: i32, H: i32, W: i32,
   KH: i32, KW: i32, stride: i32, pad: i32, OH: i32, OW: i32): void {
-  const plane = <usize>(H * W) << 2, kwBytes = <usize>KW << 2, rowBytes = <usize>W << 2;
-  memory.fill(dxPtr, 0, <usize>(B * C) * plane);
-  let src = dcolPtr;
-  for (let b = 0; b < B; b++) {
-    const image = dxPtr + <usize>b * <usize>C * plane;
-    for (let oh = 0; oh < OH; oh++) {
-      const ih0 = oh * stride - pad;
-      const hLo = min(KH, kLo(oh, stride, pad)), hHi = max(hLo, kHi(oh, stride, pad, H, KH));
-      for (let ow = 0; ow < OW; ow++) {
-        const iw0 = ow * stride - pad;
-        const wLo = min(KW, kLo(ow, stride, pad)), wHi = max(wLo, kHi(ow, stride, pad, W, KW)), n = wHi - wLo;
-        let dst = image + (<usize>((ih0 + hLo) * W + iw0 + wLo) << 2);
-        if (n == KW && hHi - hLo == KH) {
-          // The window is inside the image.
-          for (let c = 0; c < C; c++) {
-            let d = dst;
-            for (let kh = 0; kh < KH; kh++) {
-              addKernelRow(d, src, KW);
-              src += kwBytes; d += rowBytes;
-            }
-            dst += plane;
-          }
-          continue;
-        }
-        for (let c = 0; c < C; c++) {
-          let s = src + (<usize>(hLo * KW + wLo) << 2), d = dst;
-          for (let kh = hLo; kh < hHi; kh++) {
-            addRun(d, s, n);
-            s += kwBytes; d += rowBytes;
-          }
-          src += <usize>(KH * KW) << 2;
-          dst += plane;
-        }
-      }
-    }
-  }
+  memory.fill(dxPtr, 0, <usize>(B * C * H * W) << 2);
+  lowering(dcolPtr, dxPtr, B, C, H, W, KH, KW, stride, pad, OH, OW, false);
 }
 
 /** dst[Bd, A, inner] from src[A, Bd, inner]: dst[b,a,:] = src[a,b,:], each inner run copied whole. */
