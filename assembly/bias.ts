@@ -4,23 +4,13 @@
 // Layout: y/dy are byte offsets to outer·C·inner contiguous f32, b/db to C f32; 16-byte aligned.
 // Two loop shapes, both 4-lane SIMD with a scalar tail: inner = 1 runs along C (a dense row is
 // a vector add), otherwise along the contiguous inner plane of one channel.
+import { addRun } from "./runs";
 
 /** y[outer,C,inner] += b[C] broadcast over outer and inner */
 export function bias_add_f32(yPtr: usize, bPtr: usize, outer: i32, C: i32, inner: i32): void {
   if (inner == 1) {
     for (let o = 0; o < outer; o++) {
-      const row = yPtr + (<usize>(o * C) << 2);
-      let c = 0;
-      if (ASC_FEATURE_SIMD) {
-        for (; c + 4 <= C; c += 4) {
-          const off = <usize>c << 2;
-          v128.store(row + off, f32x4.add(v128.load(row + off), v128.load(bPtr + off)));
-        }
-      }
-      for (; c < C; c++) {
-        const off = <usize>c << 2;
-        store<f32>(row + off, load<f32>(row + off) + load<f32>(bPtr + off));
-      }
+      addRun(yPtr + (<usize>(o * C) << 2), bPtr, C);
     }
     return;
   }

@@ -18,36 +18,7 @@
 // for KW (copyKernelRow) and no bounds test; a border window zeroes its row and copies the valid
 // [hLo, hHi) × [wLo, wHi) part. (The generic zero-run/copy/zero-run path for every window cost
 // ~29 cycles a run: 68 ms of cifar-cnn's 258 ms step.)
-
-/** dst[i] = src[i] for i < n. */
-@inline function copyRun(dst: usize, src: usize, n: i32): void {
-  let i = 0;
-  if (ASC_FEATURE_SIMD) {
-    for (; i + 4 <= n; i += 4) {
-      const o = <usize>i << 2;
-      v128.store(dst + o, v128.load(src + o));
-    }
-  }
-  for (; i < n; i++) {
-    const o = <usize>i << 2;
-    store<f32>(dst + o, load<f32>(src + o));
-  }
-}
-
-/** dst[i] += src[i] for i < n. */
-@inline function addRun(dst: usize, src: usize, n: i32): void {
-  let i = 0;
-  if (ASC_FEATURE_SIMD) {
-    for (; i + 4 <= n; i += 4) {
-      const o = <usize>i << 2;
-      v128.store(dst + o, f32x4.add(v128.load(dst + o), v128.load(src + o)));
-    }
-  }
-  for (; i < n; i++) {
-    const o = <usize>i << 2;
-    store<f32>(dst + o, load<f32>(dst + o) + load<f32>(src + o));
-  }
-}
+import { addRun, copyRun } from "./runs";
 
 /** Valid kernel offsets [lo, hi) of output position o: o·stride − pad + k inside [0, n), k < K. */
 // @ts-ignore: decorator
@@ -72,20 +43,6 @@
     v128.store(dst + tail, v128.load(src + tail));
   } else {
     copyRun(dst, src, KW);
-  }
-}
-
-/** dst[i] += src[i] for one kernel row of KW floats (a 4-float add and a tail when KW ≥ 4). */
-// @ts-ignore: decorator
-@inline function addKernelRow(dst: usize, src: usize, KW: i32): void {
-  let i = 0;
-  if (ASC_FEATURE_SIMD && KW >= 4) {
-    v128.store(dst, f32x4.add(v128.load(dst), v128.load(src)));
-    i = 4;
-  }
-  for (; i < KW; i++) {
-    const o = <usize>i << 2;
-    store<f32>(dst + o, load<f32>(dst + o) + load<f32>(src + o));
   }
 }
 
@@ -117,7 +74,7 @@
           for (let c = 0; c < C; c++) {
             let q = px;
             for (let kh = 0; kh < KH; kh++) {
-              if (toRows) copyKernelRow(col, q, KW); else addKernelRow(q, col, KW);
+              if (toRows) copyKernelRow(col, q, KW); else addRun(q, col, KW);
               col += kwBytes; q += rowBytes;
             }
             px += plane;
