@@ -87,7 +87,7 @@ export interface Kernels {
 }
 
 /** f32 elements of the GEMM workspace: KC·NC packed B + MC·KC packed A + one 4×8 tile (assembly/gemm.ts). */
-export const GEMM_WS_FLOATS = 256 * 256 + 64 * 256 + 4 * 8;
+export const GEMM_WS_FLOATS = 256 * 1024 + 64 * 256 + 4 * 8;
 
 /** The export names, in ABI order; the conformance test checks the .wasm exports against it. */
 export const KERNEL_NAMES: readonly (keyof Kernels)[] = [
