@@ -11,7 +11,7 @@ import { fromEdges } from "../consensus/topology.ts";
 import { EventQueue } from "../sim/events.ts";
 import { Network } from "../sim/network.ts";
 import type { Recorder } from "./recorder.ts";
-import { localStep, mix, snapshot, type NodeState, type Snapshot, type World } from "./world.ts";
+import { letGo, localStep, mix, snapshot, type NodeState, type Snapshot, type World } from "./world.ts";
 
 type Event =
   | { kind: "step"; node: number }
@@ -27,6 +27,9 @@ export interface Hooks {
   trainMs: number;
   /** Receives one line per simulated event (for golden event-trace tests and debugging). */
   trace?: (line: string) => void;
+  /** false: every snapshot gets a fresh array, none is recycled (the reference the tests compare
+   * recycling against). Default true. */
+  recycleSnapshots?: boolean;
 }
 
 /** Runs the configured algorithm to the end of its budget; returns the final virtual time. */
@@ -64,6 +67,8 @@ function runAsync(w: World, h: Hooks): number {
   const q = new EventQueue<Event>();
   const K = cfg.localSteps, S = cfg.shareEvery;
   const sends = alg === "cdl" || alg === "cdl-on-receive";
+  // Arrays of snapshots no longer held by any scheduled delivery or inbox, for the next snapshot.
+  const pool: Float32Array[] | undefined = h.recycleSnapshots === false ? undefined : [];
   // A node's first step completes one step time after it starts (at 0, or when it first rejoins).
   const scheduleStep = (i: number, from: number) => {
     let t = from;
@@ -85,9 +90,11 @@ function runAsync(w: World, h: Hooks): number {
     }
     if (e.kind === "msg") {
       const s = nodes[e.to], snap = e.snap, old = s.inbox.get(snap.from);
-      if (!snap.finite) { s.rejected++; continue; }
-      if (old && old.step >= snap.step) { s.stale++; continue; }
+      // The delivery's hold on snap passes to the inbox, or ends here.
+      if (!snap.finite) { s.rejected++; letGo(snap, pool); continue; }
+      if (old && old.step >= snap.step) { s.stale++; letGo(snap, pool); continue; }
       s.inbox.set(snap.from, snap);
+      if (old) letGo(old, pool);
       if (alg === "cdl-on-receive" && !s.done && network.isUp(s.id, t)) {
         const m = mixingWeights(cfg.weights, { epsilon: w.epsilon }, w.topology.degree(s.id),
           [{ peer: snap.from, degree: w.topology.degree(snap.from) }]);
@@ -111,14 +118,16 @@ function runAsync(w: World, h: Hooks): number {
     // default): a neighbour then mixes in this step's gradient at full weight. Taken after the
     // consensus step instead (post-agree), it carries the gradient already scaled by w_ii, and
     // the network average learns at w_ii·lr rather than lr (1/10 of it on a 10-node complete graph).
-    const early = share && cfg.snapshot === "post-learn" ? snapshot(w, s, t) : null;
+    const early = share && cfg.snapshot === "post-learn" ? snapshot(w, s, t, pool) : null;
     if (alg === "cdl" && (tick % K === 0 || last || !learning)) consensus(w, s, t);
     if (share) {
-      const snap = early ?? snapshot(w, s, t);
+      const snap = early ?? snapshot(w, s, t, pool);
+      snap.holders++; // the sender's own hold while it sends
       for (const j of w.topology.adj[s.id]) {
         const r = network.send(s.id, j, w.messageBytes, t);
-        if (r.delivered) q.schedule(r.arrival, { kind: "msg", to: j, snap });
+        if (r.delivered) { snap.holders++; q.schedule(r.arrival, { kind: "msg", to: j, snap }); }
       }
+      letGo(snap, pool);
     }
     if (last) s.done = true;
     else q.schedule(t + network.stepTime(s.id, w.stepCost, t), { kind: "step", node: s.id });

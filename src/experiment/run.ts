@@ -48,6 +48,8 @@ export interface RunOptions {
   dataset?: Dataset;
   /** One line per simulated event (see Hooks.trace). */
   trace?: (line: string) => void;
+  /** false: a fresh array per snapshot instead of recycled ones (see Hooks.recycleSnapshots). */
+  recycleSnapshots?: boolean;
 }
 
 export function defaultOut(): string {
@@ -60,7 +62,7 @@ export async function runExperiment(cfg: RunConfig, opts: RunOptions = {}): Prom
   opts.onStart?.(w);
   const recorder = new Recorder(w);
   const evalEvery = cfg.evalEvery ?? nominalDuration(w) / 12;
-  const hooks: Hooks = { recorder, evalEvery, trainMs: 0, trace: opts.trace, onEval: (t) => opts.onEval?.(recorder.evals[recorder.evals.length - 1], w) };
+  const hooks: Hooks = { recorder, evalEvery, trainMs: 0, trace: opts.trace, recycleSnapshots: opts.recycleSnapshots, onEval: (t) => opts.onEval?.(recorder.evals[recorder.evals.length - 1], w) };
   const run0 = performance.now();
   const end = runAlgorithm(w, hooks);
   const runMs = performance.now() - run0;

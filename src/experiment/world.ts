@@ -20,7 +20,12 @@ import type { F32Buf } from "../wasm/arena.ts";
 import { loadEngine } from "../wasm/loader.ts";
 import type { RunConfig } from "./config.ts";
 
-/** A parameter snapshot in flight or in an inbox: immutable, shared by all its recipients. */
+/**
+ * A parameter snapshot in flight or in an inbox: immutable while anyone holds it, shared by all its
+ * recipients. The asynchronous algorithms count its holders (scheduled deliveries and inbox slots)
+ * and hand its array back to a pool when the count returns to zero, so a run does not allocate a
+ * fresh θ-sized array (and page it in, and collect it) for every shared step.
+ */
 export interface Snapshot {
   readonly from: number;
   /** The sender's step count (learning + agreement steps) when it was taken: newer replaces older. */
@@ -30,6 +35,8 @@ export interface Snapshot {
   /** Every value is finite. A receiver ignores a snapshot carrying NaN/Inf (it must not spread);
    * the property belongs to the content, so it is computed once per snapshot, by a SIMD kernel. */
   readonly finite: boolean;
+  /** Deliveries scheduled and inboxes holding it (maintained by runAsync; unused elsewhere). */
+  holders: number;
 }
 
 export interface NodeState {
@@ -194,11 +201,18 @@ export function mix(w: World, s: NodeState, self: number, peers: readonly { thet
   }
 }
 
-/** A snapshot of node s's θ now. */
-export function snapshot(w: World, s: NodeState, now: number): Snapshot {
+/** A snapshot of node s's θ now, in an array from `pool` if it has one (else a fresh one). */
+export function snapshot(w: World, s: NodeState, now: number, pool?: Float32Array[]): Snapshot {
   const theta = s.params.theta;
   const finite = w.net.engine.kernels.nonfinite_f32(theta.ptr, w.plan.numParams) === 0;
-  return { from: s.id, step: s.steps + s.agreeSteps, sentAt: now, theta: theta.view.slice(), finite };
+  const reused = pool?.pop();
+  reused?.set(theta.view);
+  return { from: s.id, step: s.steps + s.agreeSteps, sentAt: now, theta: reused ?? theta.view.slice(), finite, holders: 0 };
+}
+
+/** One holder of `snap` lets go; the last one returns its array to `pool` (when there is a pool). */
+export function letGo(snap: Snapshot, pool: Float32Array[] | undefined): void {
+  if (--snap.holders === 0) pool?.push(snap.theta);
 }
 
 /** Node i's message counters: its topology links plus, under fedavg, its link to the server. */

@@ -68,6 +68,25 @@ test("--drop 1: nothing is delivered and cdl ends exactly where isolated does", 
 // Recorded from this implementation; identical on Node, Bun and Deno (portable RNG, same wasm).
 const GOLDEN_TRACE = "61fe0de0";
 
+test("recycled snapshot arrays: the same runs as a fresh array per snapshot", async () => {
+  // Latency and jitter keep several snapshots of one sender in flight at once; short staleness,
+  // drops, link failures and crashes exercise every path that lets go of one.
+  const cases: Partial<RunConfig>[] = [
+    { algorithm: "cdl", latency: 0.05, jitter: 0.04, maxStaleness: 0.03, crashRate: 2, crashDowntime: 0.05 },
+    { algorithm: "cdl", latency: 0.03, jitter: 0.03, snapshot: "post-agree", topology: "complete" },
+    { algorithm: "cdl-on-receive", latency: 0.04, jitter: 0.04, drop: 0.4 },
+  ];
+  for (const over of cases) {
+    const a = await run(small({ ...over, seed: 3 }));
+    const b = await run(small({ ...over, seed: 3 }), { recycleSnapshots: false });
+    const what = JSON.stringify(over);
+    assert.ok(a.messages.delivered > 20, `${what}: messages delivered`);
+    assert.is(readFileSync(join(a.out, "metrics.jsonl"), "utf8"), readFileSync(join(b.out, "metrics.jsonl"), "utf8"), what);
+    assert.equal(a.loss.perNode, b.loss.perNode, what);
+    assert.equal(a.consensusDistance, b.consensusDistance, what);
+  }
+});
+
 test("4-node golden event trace", async () => {
   const lines: string[] = [];
   await run(small({ nodes: 4, seed: 3, epochs: 4, crashRate: 2, crashDowntime: 0.05, stragglers: 0.25 }), { trace: (l) => lines.push(l) });
