@@ -66,8 +66,8 @@ function ntScalar(c: usize, a: usize, b: usize, M: i32, N: i32, K: i32, accumula
 // ---------------------------------------------------------------------------------------------
 // SIMD: packed GEMM (BLIS-style), one micro-kernel for all three layouts.
 // Loops: jc over N in NC blocks → pc over K in KC blocks → pack the KC×NC block of op(B) →
-// ic over M in MC blocks → pack the MC×KC block of op(A) → jr over NR=8 columns → ir over MR=4
-// rows → micro-kernel. Packing copies op(B) into panels [NC/8][KC][8] and op(A) into panels
+// ic over M in MC blocks → pack the MC×KC block of op(A) → jb over JB=128 columns → ir over MR=4
+// rows → jr over NR=8 columns within the jb block → micro-kernel. Packing copies op(B) into panels [NC/8][KC][8] and op(A) into panels
 // [MC/4][KC][4], zero-padded to whole panels, so the micro-kernel reads two contiguous streams:
 // - it removes the 4 KB-aliasing collapse of the unpacked kernels (rows of B a multiple of 4 KB
 //   apart all map to one L1 set: 16 GFLOP/s at 1024³ unpacked);
@@ -75,12 +75,16 @@ function ntScalar(c: usize, a: usize, b: usize, M: i32, N: i32, K: i32, accumula
 //   in the packing, with 4×4 SIMD transposes; the micro-kernel never sees a stride;
 // - partial tiles at the M/N edges compute a full 4×8 tile into a scratch tile and copy back
 //   the valid part, so there is one micro-kernel and no edge variants.
-// Sizes, as in BLIS: an 8×KC B micro-panel (8 KB) lives in L1 (32 KB) while it meets every 4×KC
-// A micro-panel (4 KB) of the MC×KC A block (64 KB, in L2, 512 KB); the KC×NC B block (1 MB) only
-// needs L3. NC = 1024 rather than 256 packs op(A) once instead of four times at 1024³: +4–5% at
-// 1024³ (e.g. 40.9 → 43.3 GFLOP/s in one A/B), no change on lenet's shapes. What is left below
-// the micro-kernel's own speed is mostly C: its 4 rows of a tile are N floats apart, on different
-// pages, so no hardware prefetcher fetches them (writing C to an L1 scratch instead gains ~5%).
+// Sizes: a 4×KC A micro-panel (4 KB) stays in L1 (32 KB) while it meets the 16 8×KC B
+// micro-panels (8 KB each, 128 KB, in L2, 512 KB) of a jb block; the MC×KC A block (64 KB) is in L2
+// too and the KC×NC B block (1 MB) only needs L3. NC = 1024 rather than 256 packs op(A) once
+// instead of four times at 1024³: +4–5% at 1024³ (e.g. 40.9 → 43.3 GFLOP/s in one A/B), no change
+// on lenet's shapes. What is left below the micro-kernel's own speed is mostly C (writing every
+// tile to one L1 scratch tile instead gains ~5%): a tile's 4 rows are N floats apart, on different
+// pages. BLIS's order (jr outside ir) walks C down MC rows, 64 pages, where no hardware prefetcher
+// follows; with ir outside jr, each of the tile's 4 rows is walked along 512 contiguous bytes per
+// jb block, which the prefetchers do follow: +3% at 1024³ in one A/B (9 medians, 8 better), more
+// in the host's slow spells, bit-identical (the same products in the same order per element).
 // The micro-kernel keeps the 4×8 tile of C in 8 f32x4
 // accumulators (12 of V8's 15 allocatable xmm registers with the 2 B vectors and the A splat).
 // Measured on the 2.45 GHz EPYC here at 1024³: 27–28 GFLOP/s with mul + add (≈ 70% of the
@@ -99,6 +103,9 @@ function ntScalar(c: usize, a: usize, b: usize, M: i32, N: i32, K: i32, accumula
 @inline const NC: i32 = 1024;
 // @ts-ignore: decorator
 @inline const MC: i32 = 64;
+// Columns of a macro-kernel block: 16 B micro-panels (128 KB, in L2), see the loop order above.
+// @ts-ignore: decorator
+@inline const JB: i32 = 16 * NR;
 
 // The workspace needs KC·NC + MC·KC + MR·NR f32: GEMM_WS_FLOATS in src/wasm/kernels.ts.
 
@@ -253,22 +260,25 @@ function packedGemm(c: usize, a: usize, b: usize, M: i32, N: i32, K: i32, accumu
         for (let ir = 0; ir < mc; ir += MR) {
           packPanel(pA + <usize>(ir / MR) * panelA, a + <usize>(i0 + ir) * ars + <usize>k0 * aks, ars, aks, kc, min(MR, mc - ir), MR);
         }
-        for (let jr = 0; jr < nc; jr += NR) {
-          const pb = pB + <usize>(jr / NR) * panelB;
-          const nr = min(NR, nc - jr);
+        for (let jb = 0; jb < nc; jb += JB) {
+          const jend = min(nc, jb + JB);
           for (let ir = 0; ir < mc; ir += MR) {
             const pa = pA + <usize>(ir / MR) * panelA;
             const mr = min(MR, mc - ir);
-            const cij = c + <usize>(i0 + ir) * ldc + (<usize>(j0 + jr) << 2);
-            if (mr == MR && nr == NR) {
-              micro4x8(cij, ldc, pa, pb, kc, acc);
-            } else {
-              micro4x8(tile, NR << 2, pa, pb, kc, false);
-              for (let r = 0; r < mr; r++) {
-                for (let q = 0; q < nr; q++) {
-                  const cp = cij + <usize>r * ldc + (<usize>q << 2);
-                  const v = load<f32>(tile + (<usize>(r * NR + q) << 2));
-                  store<f32>(cp, acc ? load<f32>(cp) + v : v);
+            for (let jr = jb; jr < jend; jr += NR) {
+              const pb = pB + <usize>(jr / NR) * panelB;
+              const nr = min(NR, nc - jr);
+              const cij = c + <usize>(i0 + ir) * ldc + (<usize>(j0 + jr) << 2);
+              if (mr == MR && nr == NR) {
+                micro4x8(cij, ldc, pa, pb, kc, acc);
+              } else {
+                micro4x8(tile, NR << 2, pa, pb, kc, false);
+                for (let r = 0; r < mr; r++) {
+                  for (let q = 0; q < nr; q++) {
+                    const cp = cij + <usize>r * ldc + (<usize>q << 2);
+                    const v = load<f32>(tile + (<usize>(r * NR + q) << 2));
+                    store<f32>(cp, acc ? load<f32>(cp) + v : v);
+                  }
                 }
               }
             }
