@@ -89,7 +89,7 @@ function ntScalar(c: usize, a: usize, b: usize, M: i32, N: i32, K: i32, accumula
 // accumulators (12 of V8's 15 allocatable xmm registers with the 2 B vectors and the A splat).
 // Measured on the 2.45 GHz EPYC here at 1024³: 27–28 GFLOP/s with mul + add (≈ 70% of the
 // ~40 GFLOP/s peak: 22 instructions per k, issue-bound), 42–44 GFLOP/s with fused multiply-add
-// (the -fma builds, 14 per k; ~90% of the 46–49 GFLOP/s FMA peak, bench/peak.ts); unrolling k by two lets binaryen interleave the halves and spill
+// (the -fma builds, 14 per k; ~90% of the 46–51 GFLOP/s FMA peak, bench/peak.ts); unrolling k by two lets binaryen interleave the halves and spill
 // (17 GFLOP/s).
 // Workspace (caller-supplied, wsPtr): packed B [KC·NC] + packed A [MC·KC] + one tile [MR·NR] f32.
 
