@@ -67,8 +67,9 @@ function ntScalar(c: usize, a: usize, b: usize, M: i32, N: i32, K: i32, accumula
 // SIMD: packed GEMM (BLIS-style), one micro-kernel for all three layouts.
 // Loops: jc over N in NC blocks → pc over K in KC blocks → pack the KC×NC block of op(B) →
 // ic over M in MC blocks → pack the MC×KC block of op(A) → jb over JB=128 columns → ir over MR=4
-// rows → jr over NR=8 columns within the jb block → micro-kernel. Packing copies op(B) into panels [NC/8][KC][8] and op(A) into panels
-// [MC/4][KC][4], zero-padded to whole panels, so the micro-kernel reads two contiguous streams:
+// rows → jr over NR=8 columns within the jb block → micro-kernel. Packing copies op(B) into panels
+// [NC/8][KC][8] and op(A) into panels [MC/4][KC][4], zero-padded to whole panels, so the
+// micro-kernel reads two contiguous streams:
 // - it removes the 4 KB-aliasing collapse of the unpacked kernels (rows of B a multiple of 4 KB
 //   apart all map to one L1 set: 16 GFLOP/s at 1024³ unpacked);
 // - the transposes of nt (op(B) = Bᵀ) and nn/nt (op(A) rows strided by K) happen once per block,
@@ -85,12 +86,12 @@ function ntScalar(c: usize, a: usize, b: usize, M: i32, N: i32, K: i32, accumula
 // follows; with ir outside jr, each of the tile's 4 rows is walked along 512 contiguous bytes per
 // jb block, which the prefetchers do follow: +3% at 1024³ in one A/B (9 medians, 8 better), more
 // in the host's slow spells, bit-identical (the same products in the same order per element).
-// The micro-kernel keeps the 4×8 tile of C in 8 f32x4
-// accumulators (12 of V8's 15 allocatable xmm registers with the 2 B vectors and the A splat).
+// The micro-kernel keeps the 4×8 tile of C in 8 f32x4 accumulators (12 of V8's 15 allocatable
+// xmm registers with the 2 B vectors and the A splat).
 // Measured on the 2.45 GHz EPYC here at 1024³: 27–28 GFLOP/s with mul + add (≈ 70% of the
 // ~40 GFLOP/s peak: 22 instructions per k, issue-bound), 42–44 GFLOP/s with fused multiply-add
-// (the -fma builds, 14 per k; ~90% of the 46–51 GFLOP/s FMA peak, bench/peak.ts); unrolling k by two lets binaryen interleave the halves and spill
-// (17 GFLOP/s).
+// (the -fma builds, 14 per k; ~90% of the 46–51 GFLOP/s FMA peak, bench/peak.ts); unrolling k
+// by two lets binaryen interleave the halves and spill (17 GFLOP/s).
 // Workspace (caller-supplied, wsPtr): packed B [KC·NC] + packed A [MC·KC] + one tile [MR·NR] f32.
 
 // @ts-ignore: decorator

@@ -130,7 +130,7 @@ const smallCases: Case[] = [];
 for (const M of ODD) for (const N of ODD) for (const K of ODD) for (const beta of [0, 1]) smallCases.push({ M, N, K, beta, what: "odd" });
 
 // Tile and block edges of the packed SIMD kernel: 4×8 tiles, K-blocks of 256, N-blocks of 1024,
-// M-blocks of 64; remainders of 1..3 rows and 1..7 columns, K % 4 (the 4×4 packing transposes).
+// column blocks of 128 inside them, M-blocks of 64; remainders of 1..3 rows and 1..7 columns, K % 4 (the 4×4 packing transposes).
 const edgeCases: Case[] = [
   { M: 4, N: 8, K: 4, beta: 0, what: "one tile" },
   { M: 7, N: 15, K: 9, beta: 1, what: "tile + edges" },
