@@ -39,18 +39,7 @@ export function bias_grad_f32(dbPtr: usize, dyPtr: usize, outer: i32, C: i32, in
   memory.fill(dbPtr, 0, <usize>C << 2);
   if (inner == 1) {
     for (let o = 0; o < outer; o++) {
-      const row = dyPtr + (<usize>(o * C) << 2);
-      let c = 0;
-      if (ASC_FEATURE_SIMD) {
-        for (; c + 4 <= C; c += 4) {
-          const off = <usize>c << 2;
-          v128.store(dbPtr + off, f32x4.add(v128.load(dbPtr + off), v128.load(row + off)));
-        }
-      }
-      for (; c < C; c++) {
-        const off = <usize>c << 2;
-        store<f32>(dbPtr + off, load<f32>(dbPtr + off) + load<f32>(row + off));
-      }
+      addRun(dbPtr, dyPtr + (<usize>(o * C) << 2), C);
     }
     return;
   }

@@ -148,9 +148,14 @@ export async function runGemmBench(): Promise<{ rows: Row[]; fmaPeak: number | n
   return { rows, fmaPeak };
 }
 
+/** The 1024³ nn row of `impl` (the one the targets are about). */
+export function squareNn(rows: readonly Row[], impl: string): Row {
+  return rows.find((r) => r.case === "square" && r.variant === "nn" && r.impl === impl)!;
+}
+
 export function formatPeak(rows: Row[], fmaPeak: number | null): string {
   if (fmaPeak === null) return "f32x4 fused multiply-add peak: n/a (no relaxed SIMD)";
-  const nn = rows.find((r) => r.case === "square" && r.variant === "nn" && r.impl === "simd")!;
+  const nn = squareNn(rows, "simd");
   return `f32x4 fused multiply-add peak of this core, timed in the same rounds as 1024³ nn (bench/peak.ts): ` +
     `${fmaPeak.toFixed(1)} GFLOP/s; the GEMM reaches ${((100 * nn.gflops) / fmaPeak).toFixed(0)}% of it`;
 }

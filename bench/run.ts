@@ -5,7 +5,7 @@
 import { readFileSync } from "node:fs";
 import os from "node:os";
 import { simdBuild } from "../src/wasm/loader.ts";
-import { formatPeak, formatRows, runGemmBench } from "./gemm.ts";
+import { formatPeak, formatRows, runGemmBench, squareNn } from "./gemm.ts";
 import { formatLenet, runLenetBench } from "./lenet.ts";
 import { formatCifar, runCifarBench } from "./cifar.ts";
 import { CHILD_TIMEOUT_S, formatSim, RSS_TARGET_MB, runSimBench } from "./sim.ts";
@@ -54,7 +54,7 @@ console.log(`${formatCifar(cifar)}\n`);
 const sim = await runSimBench();
 console.log(`${formatSim(sim)}\n`);
 
-const gemmRow = (impl: string) => gemm.find((r) => r.case === "square" && r.variant === "nn" && r.impl === impl)!;
+const gemmRow = (impl: string) => squareNn(gemm, impl);
 const sps = (rows: typeof lenet.rows, impl: string) => rows.find((r) => r.impl === impl)!.samplesPerSecond;
 const simRow = (model: string) => sim.overhead.find((o) => o.model === model)!;
 const simChild = (name: string) => sim.children.find((c) => c.name === name)!;
