@@ -27,6 +27,7 @@ export function prepareDir(path: string, flag: string): string {
     try {
       isLink = lstatSync(p).isSymbolicLink();
     } catch (e) {
+      if (code(e) === "ENOTDIR") fail(`a parent of ${p} is not a directory; choose another path`);
       if (code(e) !== "ENOENT") fail(`cannot inspect ${p} (${code(e) || (e as Error).message})`);
       const up = dirname(p);
       if (up === p) fail("no existing parent directory");
