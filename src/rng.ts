@@ -59,6 +59,9 @@ function splitmix32(state: { s: number }): number {
   return (z ^ (z >>> 16)) >>> 0;
 }
 
+/** An Rng's state: sfc32's four words and the cached second normal. */
+export type RngState = [number, number, number, number, number | null];
+
 export class Rng {
   private a: number;
   private b: number;
@@ -74,6 +77,17 @@ export class Rng {
     this.c = splitmix32(st);
     this.d = 1;
     for (let i = 0; i < 12; i++) this.nextU32();
+  }
+
+  /** The generator's whole state, for checkpoints: four words and the cached normal (or null). */
+  state(): RngState {
+    return [this.a, this.b, this.c, this.d, this.spare];
+  }
+
+  /** Continues from a state taken by state(): the same draws follow as after the original. */
+  restore(s: RngState): this {
+    [this.a, this.b, this.c, this.d, this.spare] = s;
+    return this;
   }
 
   /** An independent child stream; the same (parent state, id) always gives the same child. */

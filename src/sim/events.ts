@@ -11,6 +11,9 @@ export interface Scheduled<E> {
   event: E;
 }
 
+/** A queue's contents as plain data (events mapped by the caller). */
+export interface QueueState<T> { times: number[]; seqs: number[]; events: T[]; counter: number; clock: number }
+
 export class EventQueue<E> {
   private times: number[] = [];
   private seqs: number[] = [];
@@ -52,6 +55,21 @@ export class EventQueue<E> {
   /** Time of the next event without popping it (Infinity when empty). */
   peekTime(): number {
     return this.times.length ? this.times[0] : Infinity;
+  }
+
+  /** The pending events in heap order with their times and sequence numbers, and the counter and
+   * clock, for a checkpoint; `restore` rebuilds the identical queue (same pops in the same order). */
+  state<T>(map: (e: E) => T): QueueState<T> {
+    return { times: this.times.slice(), seqs: this.seqs.slice(), events: this.events.map(map), counter: this.counter, clock: this.clock };
+  }
+
+  restore<T>(s: QueueState<T>, map: (e: T) => E): this {
+    this.times = s.times.slice();
+    this.seqs = s.seqs.slice();
+    this.events = s.events.map(map);
+    this.counter = s.counter;
+    this.clock = s.clock;
+    return this;
   }
 
   /** Pops the earliest event and advances `now` to its time; undefined when empty. */

@@ -6,7 +6,9 @@
 //              up/down with exponential durations, means linkMtbf and linkMttr)
 //   drop       lost with probability `drop`, independently per message
 // otherwise it arrives at t + latency + bytes/bandwidth + jitter. Messages can overtake each other.
-// The network does not queue anything: the caller schedules the arrival as an event itself.
+// The network does not queue anything: the caller schedules the arrival as an event itself, and
+// calls arrive() when it happens, so a message still in flight when a run ends is never counted
+// as delivered (sent = delivered + dropped + in flight).
 //
 // Determinism: every process owns an Rng stream derived from (seed, kind, ids), never from the
 // order of creation or use. Up/down processes (links, node crashes) are sequences of toggle
@@ -16,7 +18,7 @@
 // Exponential draws use portableLog rather than Math.log, so a run is bit-identical on Node,
 // Bun and Deno, not only within one runtime.
 import { ConfigError } from "../errors.ts";
-import { portableLog, Rng } from "../rng.ts";
+import { portableLog, Rng, type RngState } from "../rng.ts";
 import type { Topology } from "../consensus/topology.ts";
 
 export interface NetworkConfig {
@@ -132,6 +134,17 @@ function streamSeed(seed: number, kind: number, a: number): number {
   return (h ^ (h >>> 16)) >>> 0;
 }
 
+export interface UpDownState { toggles: number[]; rng: RngState }
+
+/** Everything a Network has drawn or counted, for a checkpoint (see Network.state). */
+export interface NetworkState {
+  links: (UpDownState | null)[];
+  nodes: (UpDownState | null)[];
+  messageRngs: [number, RngState][];
+  stepRngs: (RngState | null)[];
+  counters: NodeStats[];
+}
+
 /**
  * An alternating up/down renewal process starting up at t = 0, with exponential durations.
  * toggles[k] is the time of the k-th change, so the state on [toggles[k−1], toggles[k]) is up
@@ -148,6 +161,17 @@ export class UpDownProcess {
       last += exponential(this.rng, tg.length % 2 === 0 ? this.meanUp : this.meanDown);
       tg.push(last);
     }
+  }
+
+  /** Toggle times drawn so far and the stream's state, for a checkpoint. */
+  state(): UpDownState {
+    return { toggles: this.toggles.slice(), rng: this.rng.state() };
+  }
+
+  restore(s: UpDownState): this {
+    this.toggles = s.toggles.slice();
+    this.rng.restore(s.rng);
+    return this;
   }
 
   /** Number of changes at or before t. */
@@ -292,10 +316,39 @@ export class Network {
       st.dropped[reason]++;
       return { delivered: false, reason };
     }
+    return { delivered: true, arrival };
+  }
+
+  /** Counts the arrival of a message that send() delivered: call it when the message arrives. */
+  arrive(from: number, to: number, bytes: number): void {
+    const st = this.counters[from];
     st.delivered++;
     st.bytesDelivered += bytes;
     this.counters[to].received++;
-    return { delivered: true, arrival };
+  }
+
+  /** The processes drawn so far, every stream's state and the counters: a Network restored from
+   * it answers every later query and draw exactly as this one would. */
+  state(): NetworkState {
+    const up = (p: UpDownProcess | undefined) => (p ? p.state() : null);
+    return {
+      links: Array.from(this.links, up), nodes: Array.from(this.nodes, up),
+      messageRngs: [...this.messageRngs].map(([k, r]) => [k, r.state()]),
+      stepRngs: Array.from(this.stepRngs, (r) => (r ? r.state() : null)),
+      counters: this.counters.map((c) => ({ ...c, dropped: { ...c.dropped } })),
+    };
+  }
+
+  restore(s: NetworkState): this {
+    s.links.forEach((p, e) => { if (p) this.link(e).restore(p); });
+    s.nodes.forEach((p, i) => { if (p) this.node(i).restore(p); });
+    for (const [key, r] of s.messageRngs) {
+      const n = this.topology.n, from = Math.floor(key / n), to = key % n;
+      this.messageRngs.set(key, new Rng(streamSeed(this.seed, MESSAGE, from), to).restore(r));
+    }
+    s.stepRngs.forEach((r, i) => { if (r) this.stepRngs[i] = new Rng(streamSeed(this.seed, STEP, i)).restore(r); });
+    s.counters.forEach((c, i) => { this.counters[i] = { ...c, dropped: { ...c.dropped } }; });
+    return this;
   }
 
   /** A copy of node i's counters. */
