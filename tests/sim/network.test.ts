@@ -158,6 +158,57 @@ test("crashes: down nodes neither send nor receive; long-run up fraction", () =>
   assert.ok(net.isUp(0, net.nextNodeChange(0, down)));
 });
 
+test("a receiver's crash is judged at arrival time: down then ⇒ dropped, down only at send time ⇒ delivered", () => {
+  // No jitter and no transfer time: a message sent at t arrives at exactly t + L.
+  const L = 0.5, cfg: Partial<NetworkConfig> = { crashRate: 0.2, crashDowntime: 2, latency: L, bandwidth: Infinity };
+  const net = new Network(topo, cfg, 31);
+  let lost = 0, saved = 0;
+  for (let a = 0; a < topo.n; a++) {
+    const b = topo.adj[a][0];
+    // Walk b's down periods [down, up) and send just across each edge of one.
+    for (let down = net.nextNodeChange(b, 0); down < 400; down = net.nextNodeChange(b, net.nextNodeChange(b, down))) {
+      const up = net.nextNodeChange(b, down);
+      const before = down - L / 2, during = up - L / 2;
+      if (before > 0 && net.isUp(a, before) && net.isUp(b, before) && !net.isUp(b, before + L)) {
+        const sent = net.stats(a), received = net.stats(b).received;
+        assert.equal(net.send(a, b, 100, before), { delivered: false, reason: "crashed" },
+          `${a}→${b} sent at ${before} (${b} up) arriving at ${before + L} (${b} down since ${down}): must be dropped as crashed`);
+        assert.is(net.stats(a).dropped.crashed, sent.dropped.crashed + 1, "counted as the sender's crashed drop");
+        assert.is(net.stats(b).received, received, "not counted as received");
+        lost++;
+      }
+      if (net.isUp(a, during) && !net.isUp(b, during) && net.isUp(b, during + L)) {
+        assert.equal(net.send(a, b, 100, during), { delivered: true, arrival: during + L },
+          `${a}→${b} sent at ${during} (${b} down until ${up}) arriving at ${during + L} (${b} up again): must be delivered`);
+        saved++;
+      }
+    }
+  }
+  assert.ok(lost > 20 && saved > 20, `cases exercised: ${lost} lost in flight, ${saved} sent to a down node that was back by arrival`);
+});
+
+test("per-message draws: one stream per directed link, so a sender's other links never change a link's fates", () => {
+  const cfg: Partial<NetworkConfig> = { drop: 0.3, jitter: 0.05 };
+  const [a, b] = topo.adj[0];
+  // Node 0 sends on 0→a alone in one network, on 0→a and 0→b alternately (and b→0 back) in the other.
+  const quiet = new Network(topo, cfg, 41), busy = new Network(topo, cfg, 41);
+  const q: SendResult[] = [], onA: SendResult[] = [];
+  for (let r = 0; r < 300; r++) {
+    q.push(quiet.send(0, a, 1000, r));
+    if (r % 3 !== 1) busy.send(0, b, 1000, r);
+    busy.send(b, 0, 1000, r);
+    onA.push(busy.send(0, a, 1000, r));
+  }
+  const k = onA.findIndex((o, r) => JSON.stringify(o) !== JSON.stringify(q[r]));
+  assert.is(k, -1, `0→${a} message ${k} is ${JSON.stringify(onA[k])} beside traffic on 0→${b} and ${b}→0, ${JSON.stringify(q[k])} alone: its fate and delay must not depend on other links`);
+  // The two links of one sender are not one stream replayed twice (that would correlate their losses).
+  const solo = new Network(topo, cfg, 41);
+  const alone = Array.from({ length: 300 }, (_, r) => solo.send(0, b, 1000, r));
+  const fates = (x: SendResult[]) => x.map((o) => (o.delivered ? 1 : 0)).join("");
+  assert.is.not(fates(alone), fates(q), `0→${a} and 0→${b} must draw from different streams (identical drop sequences)`);
+  assert.is.not(alone.map((o) => (o.delivered ? o.arrival : 0)).join(), q.map((o) => (o.delivered ? o.arrival : 0)).join(), `0→${a} and 0→${b} must draw different delays`);
+});
+
 test("stragglers: round(fraction·n) nodes slowed by the factor; step jitter bounded", () => {
   const net = new Network(topo, { stragglers: 0.25, stragglerFactor: 3, stepJitter: 0.1 }, 8);
   const slow = Array.from({ length: topo.n }, (_, i) => net.speedFactor(i)).filter((f) => f === 3);
