@@ -1,19 +1,21 @@
-// Fashion-MNIST: the real files where Debian's dataset-fashion-mnist put them (CI installs it via
-// .ci/install-datasets.sh; skipped elsewhere), and the search order on generated files.
+// Fashion-MNIST: the real files wherever they are installed (Debian's dataset-fashion-mnist, which
+// CI installs via .ci/install-datasets.sh, or `cdl data fetch`; skipped, saying so, elsewhere),
+// and the search order on generated files.
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { existsSync } from "node:fs";
 import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { DEBIAN_FASHION_MNIST_DIR, FASHION_MNIST_CLASSES } from "../../src/data/fashion-mnist.ts";
+import { FASHION_MNIST_CLASSES } from "../../src/data/fashion-mnist.ts";
 import { writeIdx } from "../../src/data/idx.ts";
 import { DatasetError, loadDataset, locateDataset } from "../../src/data/registry.ts";
+import { skipIf } from "../skip.ts";
 
-const debian = existsSync(join(DEBIAN_FASHION_MNIST_DIR, "train-images-idx3-ubyte.gz"));
+const installed = locateDataset("fashion-mnist").found;
+const missing = "Fashion-MNIST is not installed (apt-get install dataset-fashion-mnist, or cdl data fetch fashion-mnist)";
 
-(debian ? test : test.skip)("real files from /usr/share/datasets/fashion-mnist", async () => {
-  const ds = await loadDataset("fashion-mnist", { dataDir: join(tmpdir(), "cdl-none") });
+skipIf(!installed && missing)("the real files (Debian's package or cdl data fetch)", async () => {
+  const ds = await loadDataset("fashion-mnist");
   assert.is(ds.train.count, 60000);
   assert.is(ds.test.count, 10000);
   // The first training image is an ankle boot, the first test image too.
