@@ -1,5 +1,7 @@
 // A small typed flag parser shared by the sub-commands: every flag is declared with its type,
-// default and help, so a bad flag or value gets one line naming the flag and what is allowed.
+// default, range and help, so a bad flag or value gets one line naming the flag, the value and
+// what is allowed. The same specs check the values of a JSON settings file (jsonValue), with
+// JSON's own types taken strictly.
 
 export class UsageError extends Error {}
 
@@ -9,10 +11,15 @@ export interface FlagSpec {
   type: FlagType;
   /** Default value (undefined = no default). */
   default?: unknown;
-  /** Allowed values for a string flag, or a validator returning an error fragment. */
+  /** Allowed values of a string flag. */
   allowed?: readonly string[];
+  /** Inclusive bounds of a number. */
   min?: number;
   max?: number;
+  /** Exclusive lower bound: the number must be greater than this. */
+  above?: number;
+  /** `inf` / `Infinity` accepted (the help says what it means); otherwise a number must be finite. */
+  infinite?: boolean;
   help: string;
 }
 
@@ -54,37 +61,90 @@ function parseBool(cmd: string, name: string, v: string): boolean {
   throw new UsageError(`${cmd}: --${name} takes true or false, got '${v}'`);
 }
 
-function describe(s: FlagSpec): string {
-  if (s.allowed) return `one of ${s.allowed.join(", ")}`;
-  const range = s.min !== undefined || s.max !== undefined ? ` in [${s.min ?? "-∞"}, ${s.max ?? "∞"}]` : "";
-  return `${s.type === "int" ? "an integer" : s.type === "number" ? "a number" : "a string"}${range}`;
+/** What a flag accepts, e.g. "an integer in [1, 100000]", "a number > 0, or inf". */
+export function describe(s: FlagSpec): string {
+  if (s.type === "bool") return "true or false";
+  if (s.type === "string") return s.allowed ? `one of ${s.allowed.join(", ")}` : "a string";
+  const kind = s.type === "int" ? "an integer" : s.infinite ? "a number" : "a finite number";
+  const lower = s.above !== undefined ? `> ${s.above}` : s.min !== undefined ? `≥ ${s.min}` : "";
+  const range = s.min !== undefined && s.max !== undefined ? ` in [${s.min}, ${s.max}]`
+    : s.above !== undefined && s.max !== undefined ? ` in (${s.above}, ${s.max}]`
+    : lower ? ` ${lower}` : s.max !== undefined ? ` ≤ ${s.max}` : "";
+  return `${kind}${range}${s.infinite ? ", or inf" : ""}`;
 }
 
-/** Converts and validates one value (also used for values read from a --config file). */
-export function coerce(cmd: string, name: string, spec: FlagSpec, raw: unknown): unknown {
+/** Decimal notation only: digits, optional sign, decimal point and exponent (no hex, no blanks). */
+const DECIMAL = /^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/;
+const INFINITY_WORDS: readonly string[] = ["inf", "Infinity"];
+
+/** Whether number v meets the spec's integrality, finiteness and range. */
+function inRange(s: FlagSpec, v: number): boolean {
+  if (Number.isNaN(v)) return false;
+  if (s.type === "int" ? !Number.isInteger(v) : !Number.isFinite(v) && !(s.infinite && v === Infinity)) return false;
+  if (s.above !== undefined && !(v > s.above)) return false;
+  if (s.min !== undefined && v < s.min) return false;
+  return !(s.max !== undefined && v > s.max);
+}
+
+/** Converts and validates one command-line value (a string). */
+export function coerce(cmd: string, name: string, spec: FlagSpec, raw: string): unknown {
   const bad = () => new UsageError(`${cmd}: --${name} must be ${describe(spec)}, got '${raw}'`);
   switch (spec.type) {
     case "bool":
-      if (typeof raw === "boolean") return raw;
-      return parseBool(cmd, name, String(raw));
-    case "string": {
-      const v = String(raw);
-      if (spec.allowed && !spec.allowed.includes(v)) throw bad();
+      return parseBool(cmd, name, raw);
+    case "string":
+      if (spec.allowed && !spec.allowed.includes(raw)) throw bad();
+      return raw;
+    case "int": case "number": {
+      // Number() alone would take "0x10", " 8 ", "" and "1e999" (→ Infinity).
+      const v = INFINITY_WORDS.includes(raw) ? Infinity : DECIMAL.test(raw) && Number.isFinite(Number(raw)) ? Number(raw) : NaN;
+      if (!inRange(spec, v)) throw bad();
       return v;
     }
+  }
+}
+
+/** What JSON type a value is, for messages ("a boolean", "an array", …). */
+function jsonType(v: unknown): string {
+  if (v === null) return "null";
+  if (Array.isArray(v)) return "an array";
+  if (typeof v === "object") return "an object";
+  return typeof v === "string" ? "a string" : typeof v === "boolean" ? "a boolean" : typeof v === "number" ? "a number" : typeof v;
+}
+
+function show(v: unknown): string {
+  const s = typeof v === "number" && !Number.isFinite(v) ? String(v) : JSON.stringify(v) ?? String(v);
+  return s.length > 60 ? s.slice(0, 57) + "…" : s;
+}
+
+/**
+ * Checks one value of a settings object (JSON, or a programmatic partial config) against its spec.
+ * Types are strict: a number must be a number, an int integral, a string a string, a bool a boolean.
+ * Where the spec allows infinity, "inf", "Infinity" and null (JSON.stringify's Infinity) mean
+ * Infinity; null anywhere else is refused. Returns the value, or the problem in words.
+ */
+export function jsonValue(spec: FlagSpec, raw: unknown): { value: unknown } | { problem: string } {
+  const bad = (hint = "") => ({ problem: `must be ${describe(spec)}, got ${show(raw)}${hint}` });
+  if (raw === null && !(spec.infinite && spec.type === "number")) {
+    return bad(spec.type === "number" ? " (null stands for infinity, not allowed here; leave the key out for the default)" : " (leave the key out for the default)");
+  }
+  switch (spec.type) {
+    case "bool":
+      return typeof raw === "boolean" ? { value: raw } : bad(` (${jsonType(raw)}; write true or false)`);
+    case "string":
+      if (typeof raw !== "string") return bad(` (${jsonType(raw)})`);
+      return spec.allowed && !spec.allowed.includes(raw) ? bad() : { value: raw };
     case "int": case "number": {
-      const v = typeof raw === "number" ? raw : raw === "inf" || raw === "Infinity" ? Infinity : Number(raw);
-      if (typeof raw === "string" && raw.trim() === "") throw bad();
-      if (Number.isNaN(v) || (spec.type === "int" && !Number.isInteger(v))) throw bad();
-      if ((spec.min !== undefined && v < spec.min) || (spec.max !== undefined && v > spec.max)) throw bad();
-      return v;
+      const v = raw === null || (spec.infinite && typeof raw === "string" && INFINITY_WORDS.includes(raw)) ? Infinity : raw;
+      if (typeof v !== "number") return bad(` (${jsonType(raw)}; write a JSON number${spec.infinite ? ' or "inf"' : ""})`);
+      return inRange(spec, v) ? { value: v } : bad();
     }
   }
 }
 
 export function helpText(cmd: string, summary: string, table: FlagTable): string {
   const rows = Object.entries(table).map(([k, s]) => {
-    const def = s.default === undefined ? "" : ` (default ${s.default})`;
+    const def = s.default === undefined ? "" : ` (default ${s.default === Infinity ? "inf" : s.default})`;
     return `  --${k.padEnd(16)} ${s.help}${s.allowed ? ` [${s.allowed.join("|")}]` : ""}${def}`;
   });
   return `usage: cdl ${cmd} [flags]\n${summary}\n\n${rows.join("\n")}\n`;

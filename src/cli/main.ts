@@ -1,5 +1,6 @@
 #!/usr/bin/env node
-// The `cdl` command: dispatches sub-commands and turns user errors into one line and exit code 2.
+// The `cdl` command: dispatches sub-commands and turns user errors into `error: …` lines (one per
+// problem; a config file may have several) and exit code 2, never a stack trace.
 import { ConfigError } from "../errors.ts";
 import { DatasetError } from "../data/registry.ts";
 import { ModelError } from "../nn/spec.ts";
@@ -21,12 +22,12 @@ async function main(argv: string[]): Promise<number> {
   const [cmd, ...rest] = argv;
   if (!cmd || cmd === "--help" || cmd === "-h" || cmd === "help") { process.stdout.write(USAGE); return cmd ? 0 : 2; }
   const c = COMMANDS[cmd];
-  if (!c) { console.error(`cdl: unknown command '${cmd}' (allowed: ${Object.keys(COMMANDS).join(", ")})`); return 2; }
+  if (!c) { console.error(`error: unknown command '${cmd}' (allowed: ${Object.keys(COMMANDS).join(", ")})`); return 2; }
   try {
     return await c.run(rest);
   } catch (e) {
     if (e instanceof UsageError || e instanceof ConfigError || e instanceof DatasetError || e instanceof ModelError) {
-      console.error(`error: ${e.message}`);
+      for (const line of e.message.split("\n")) console.error(`error: ${line}`);
       return 2;
     }
     throw e;

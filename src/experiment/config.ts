@@ -6,7 +6,7 @@ import { DATASET_NAMES } from "../data/registry.ts";
 import { PRESET_NAMES, type PresetName } from "../nn/spec.ts";
 import { WEIGHT_RULES, type WeightRule } from "../consensus/weights.ts";
 import { FLAVORS, type Flavor } from "../wasm/loader.ts";
-import { coerce, parseFlags, UsageError, type FlagTable } from "../cli/args.ts";
+import { jsonValue, parseFlags, UsageError, type FlagTable } from "../cli/args.ts";
 
 export const ALGORITHMS = ["cdl", "cdl-on-receive", "isolated", "centralized", "fedavg", "dpsgd"] as const;
 export type Algorithm = (typeof ALGORITHMS)[number];
@@ -54,9 +54,14 @@ export interface RunConfig {
   stepCost?: number;
   /** Modelled compute speed of a normal node, GFLOP/s, for the default step cost. */
   nodeGflops: number;
-  /** Per-node budget: each node processes epochs × (train size / nodes) samples. */
+  /** How a node's budget and learning-rate schedule are counted: on the shared virtual clock
+   *  (time, default: every node learns until T = its budget's steps × the step cost of a normal node)
+   *  or in each node's own steps (steps, the former rule; fails with stragglers). [ours] */
+  budget: "time" | "steps";
+  /** Per-node budget: each node processes epochs × (train size / nodes) samples (Infinity = until timeLimit). */
   epochs: number;
-  /** Stop at this virtual time even if budgets remain (Infinity = budgets only). */
+  /** Stop at this virtual time even if budgets remain (Infinity = budgets only). With epochs =
+   *  Infinity it is the whole budget (see validateRunConfig: one of them must be finite). */
   timeLimit: number;
   /** Virtual seconds between evaluation points; undefined = about 12 points over the run. */
   evalEvery?: number;
@@ -81,8 +86,23 @@ export interface RunConfig {
   testLimit?: number;
   /** Seeded random-crop + flip augmentation of every node's batches (meant for CIFAR-10). */
   augment: boolean;
+  /** [ours] weight initialisation; pytorch = torch.nn defaults. */
+  init: InitName;
+  /** Write a checkpoint every this many virtual seconds (> 0, finite); undefined = only on interrupt. [ours] */
+  checkpointEvery?: number;
+  /** A run directory to continue; set by the --resume flag only, never by a config file. [ours] */
+  resume?: string;
 }
 
+/** Evaluation points a run may have within a finite --time-limit, and the smallest --eval-every
+ * (virtual s), so an evaluation schedule can never stall a run. */
+export const MAX_EVAL_POINTS = 100000;
+export const MIN_EVAL_EVERY = 1e-3;
+
+export const INIT_SCHEMES = ["pytorch", "he", "glorot"] as const;
+export type InitName = (typeof INIT_SCHEMES)[number];
+
+// Numbers are finite unless a flag says `infinite` (and its help says what inf means).
 export const RUN_FLAGS: FlagTable = {
   config: { type: "string", help: "JSON file with any of these settings (flags override it)" },
   dataset: { type: "string", default: "mnist-10k", allowed: DATASET_NAMES, help: "dataset" },
@@ -93,28 +113,29 @@ export const RUN_FLAGS: FlagTable = {
   split: { type: "string", default: "iid", help: "iid | classes:k | dirichlet:alpha[,min] | shards:s" },
   algorithm: { type: "string", default: "cdl", allowed: ALGORITHMS, help: "algorithm or baseline" },
   weights: { type: "string", default: "laplacian", allowed: WEIGHT_RULES, help: "consensus weight rule" },
-  epsilon: { type: "number", help: "laplacian step size ε (default 1/(Δ+1); must satisfy 0 < ε ≤ 1/Δ)" },
+  epsilon: { type: "number", above: 0, help: "laplacian step size ε (default 1/(Δ+1); must satisfy 0 < ε ≤ 1/Δ)" },
   "local-steps": { type: "int", default: 1, min: 1, help: "K: local SGD steps between consensus steps" },
   "share-every": { type: "int", default: 1, min: 1, help: "send θ to neighbours every S local steps" },
   "agree-steps": { type: "int", default: 0, min: 0, help: "after the learning budget, keep agreeing for this many step times (cdl, on-receive, dpsgd)" },
   snapshot: { type: "string", default: "post-learn", allowed: ["post-learn", "post-agree"], help: "take the shared θ after learning or after the consensus step" },
-  "max-staleness": { type: "number", default: 5, min: 0, help: "ignore snapshots older than this (virtual s)" },
+  "max-staleness": { type: "number", default: 5, min: 0, infinite: true, help: "ignore snapshots older than this (virtual s; inf = never)" },
   drop: { type: "number", default: 0, min: 0, max: 1, help: "per-message drop probability" },
-  "link-mtbf": { type: "number", default: Infinity, min: 0, help: "mean link up time, virtual s (inf = never fails)" },
+  "link-mtbf": { type: "number", default: Infinity, above: 0, infinite: true, help: "mean link up time, virtual s (inf = never fails)" },
   "link-mttr": { type: "number", default: 0, min: 0, help: "mean link down time, virtual s" },
   latency: { type: "number", default: 0.01, min: 0, help: "base message latency, s" },
-  bandwidth: { type: "number", default: 1e8, min: 0, help: "link bandwidth, bytes/s" },
+  bandwidth: { type: "number", default: 1e8, above: 0, infinite: true, help: "link bandwidth, bytes/s (inf = no transfer time)" },
   jitter: { type: "number", default: 0, min: 0, help: "mean extra message delay, s" },
   stragglers: { type: "number", default: 0, min: 0, max: 1, help: "fraction of slow nodes" },
   "straggler-factor": { type: "number", default: 4, min: 1, help: "step-time multiplier of a slow node" },
   "step-jitter": { type: "number", default: 0, min: 0, max: 0.99, help: "per-step speed noise ±fraction" },
   "crash-rate": { type: "number", default: 0, min: 0, help: "node crashes per virtual second of up time" },
   "crash-downtime": { type: "number", default: 10, min: 0, help: "mean downtime before a crashed node rejoins, s" },
-  "step-cost": { type: "number", min: 0, help: "virtual seconds per minibatch step (default from FLOPs)" },
+  "step-cost": { type: "number", above: 0, help: "virtual seconds per minibatch step (default from FLOPs)" },
   "node-gflops": { type: "number", default: 20, min: 0.001, help: "modelled node speed for the default step cost" },
-  epochs: { type: "number", default: 1, min: 0.001, help: "per-node budget in epochs of its share of the data" },
-  "time-limit": { type: "number", default: Infinity, min: 0, help: "stop at this virtual time" },
-  "eval-every": { type: "number", min: 0.000001, help: "virtual seconds between evaluations (default ≈ run/12)" },
+  budget: { type: "string", default: "time", allowed: ["time", "steps"], help: "count budgets and the lr schedule on the shared clock (time) or in each node's own steps (steps; fedavg/dpsgd always count steps)" },
+  epochs: { type: "number", default: 1, min: 0.001, infinite: true, help: "per-node budget in epochs of its share of the data (inf only with a finite --time-limit)" },
+  "time-limit": { type: "number", default: Infinity, above: 0, infinite: true, help: "stop at this virtual time (inf = when the budgets are spent)" },
+  "eval-every": { type: "number", min: MIN_EVAL_EVERY, help: `virtual seconds between evaluations (default ≈ run/12; at most ${MAX_EVAL_POINTS} points within --time-limit)` },
   "eval-samples": { type: "int", default: 1000, min: 1, help: "test subset size at evaluation points" },
   batch: { type: "int", default: 32, min: 1, max: 4096, help: "minibatch size" },
   lr: { type: "number", default: 0.05, min: 0, help: "SGD learning rate" },
@@ -122,15 +143,23 @@ export const RUN_FLAGS: FlagTable = {
   "lr-schedule": { type: "string", default: "constant", allowed: ["constant", "linear"], help: "learning rate over each node's budget: constant, or linear decay to 0" },
   momentum: { type: "number", default: 0, min: 0, max: 0.999, help: "SGD momentum (local state, never sent)" },
   "weight-decay": { type: "number", default: 0, min: 0, help: "L2 weight decay" },
+  init: { type: "string", default: "pytorch", allowed: INIT_SCHEMES, help: "weight initialisation (pytorch = torch.nn defaults)" },
   seed: { type: "int", default: 1, min: 0, max: 2 ** 32 - 1, help: "seed of every random choice" },
   out: { type: "string", help: "output directory (default runs/<timestamp>)" },
   engine: { type: "string", default: "simd", allowed: FLAVORS, help: "kernel build" },
   "train-limit": { type: "int", min: 1, help: "use only the first N training samples" },
   "test-limit": { type: "int", min: 1, help: "final evaluation on the first N test samples" },
   augment: { type: "bool", default: false, help: "random crop + flip of training batches (CIFAR-10)" },
+  "checkpoint-every": { type: "number", above: 0, help: "write a checkpoint every this many virtual seconds (default: only on interrupt)" },
+  resume: { type: "string", help: "continue the run in this directory (a flag only, not a config setting)" },
   json: { type: "bool", default: false, help: "print the summary as one JSON line last" },
   quiet: { type: "bool", default: false, help: "no live progress" },
 };
+
+/** Flags that are not run settings: never in a config file or manifest. */
+const FLAG_ONLY: readonly string[] = ["config", "resume", "json", "quiet"];
+/** The keys a config file may hold (kebab-case; camelCase is read too). */
+export const SETTING_KEYS: readonly string[] = Object.keys(RUN_FLAGS).filter((k) => !FLAG_ONLY.includes(k));
 
 const camel = (k: string) => k.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
 const kebab = (k: string) => k.replace(/[A-Z]/g, (c) => "-" + c.toLowerCase());
@@ -144,46 +173,75 @@ export function manifestRunSettings(m: Pick<Manifest, "base">, run: Manifest["ru
   return { ...m.base, ...over };
 }
 
-/** Reads --config FILE (JSON, keys in kebab-case or camelCase), validating every value like a flag. */
+/** Reads --config FILE (JSON, keys in kebab-case or camelCase, an optional UTF-8 BOM), validating
+ * every value like a flag; every problem of the file is one line of the ConfigError. */
 export function readConfigFile(path: string): Record<string, unknown> {
   let raw: unknown;
   try {
-    raw = JSON.parse(readFileSync(path, "utf8"));
+    raw = JSON.parse(readFileSync(path, "utf8").replace(/^\uFEFF/, ""));
   } catch (e) {
     throw new ConfigError(`--config ${path}: ${(e as Error).message.split("\n")[0]}`);
   }
   // A bench/paper manifest ({ title, base, runs }) of one run is that run's settings.
   const m = raw as { base?: unknown; runs?: unknown };
-  if (m && typeof m === "object" && "base" in m && Array.isArray(m.runs)) {
+  if (isObject(m) && "base" in m && Array.isArray(m.runs)) {
     if (m.runs.length !== 1) {
       throw new ConfigError(`--config ${path}: a paper manifest of ${m.runs.length} runs; run it with \`npm run paper -- NAME\`, or pass a file of one run's settings`);
     }
+    if (!isObject(m.base) || !isObject(m.runs[0])) throw new ConfigError(`--config ${path}: a paper manifest's "base" and its run must be JSON objects of settings`);
     raw = manifestRunSettings(m as Manifest, (m as Manifest).runs[0]);
   }
   return validateSettings(raw, `--config ${path}`);
 }
 
-/** Validates a settings object (kebab-case or camelCase keys) like flags; returns kebab-case keys. */
+const isObject = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
+
+/** Validates a settings object (kebab-case or camelCase keys) like flags, with JSON types taken
+ * strictly (see jsonValue); returns kebab-case keys. A ConfigError names every problem, one a line. */
 export function validateSettings(raw: unknown, where: string): Record<string, unknown> {
-  if (!raw || typeof raw !== "object" || Array.isArray(raw)) throw new ConfigError(`${where}: expected a JSON object of settings`);
+  if (!isObject(raw)) throw new ConfigError(`${where}: expected a JSON object of settings, got ${raw === null ? "null" : Array.isArray(raw) ? "an array" : typeof raw}`);
   const out: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(raw as Record<string, unknown>)) {
+  const problems: string[] = [];
+  for (const [k, v] of Object.entries(raw)) {
     const name = kebab(k);
-    const spec = RUN_FLAGS[name];
-    if (!spec || name === "config" || name === "json" || name === "quiet") {
-      throw new ConfigError(`${where}: unknown setting "${k}" (allowed: ${Object.keys(RUN_FLAGS).filter((f) => f !== "config").join(", ")})`);
-    }
-    out[name] = coerce(where, name, spec, v === null ? Infinity : v);
+    if (FLAG_ONLY.includes(name)) { problems.push(`"${k}" is a command-line flag (--${name}), not a setting`); continue; }
+    if (name in out) { problems.push(`"${k}" is given twice (as ${name} and ${camel(name)})`); continue; }
+    const spec = SETTING_KEYS.includes(name) ? RUN_FLAGS[name] : undefined;
+    if (!spec) { problems.push(`unknown setting "${k}" (allowed: ${SETTING_KEYS.join(", ")})`); continue; }
+    const r = jsonValue(spec, v);
+    if ("problem" in r) problems.push(`"${k}" ${r.problem}`);
+    else out[name] = r.value;
   }
+  if (problems.length) throw new ConfigError(problems.map((p) => `${where}: ${p}`).join("\n"));
   return out;
+}
+
+/** Problems of a whole config that no single setting shows (one line each; empty = fine). */
+export function runConfigProblems(c: RunConfig): string[] {
+  const problems: string[] = [];
+  if (!Number.isFinite(c.epochs) && !Number.isFinite(c.timeLimit)) {
+    problems.push("a run needs a finite budget: give --epochs N or --time-limit SECONDS");
+  }
+  if (c.evalEvery !== undefined && Number.isFinite(c.timeLimit) && c.timeLimit / c.evalEvery > MAX_EVAL_POINTS) {
+    problems.push(`--eval-every ${c.evalEvery} gives more than ${MAX_EVAL_POINTS} evaluation points within --time-limit ${c.timeLimit}: ` +
+      `use --eval-every ≥ ${c.timeLimit / MAX_EVAL_POINTS}`);
+  }
+  return problems;
+}
+
+/** Throws a ConfigError naming every problem of runConfigProblems, one a line. */
+export function validateRunConfig(c: RunConfig): RunConfig {
+  const problems = runConfigProblems(c);
+  if (problems.length) throw new ConfigError(problems.join("\n"));
+  return c;
 }
 
 /** Builds a RunConfig from command-line flags (and the --config file they may name). */
 export function runConfigFromArgs(argv: readonly string[]): { config: RunConfig; json: boolean; quiet: boolean } {
   const first = parseFlags("cdl run", argv, RUN_FLAGS);
+  if (first.positional.length) throw new UsageError(`cdl run: unexpected argument '${first.positional[0]}' (flags start with --)`);
   const base = first.flags.config ? readConfigFile(first.flags.config as string) : {};
-  const { flags, positional } = parseFlags("cdl run", argv, RUN_FLAGS, base);
-  if (positional.length) throw new UsageError(`cdl run: unexpected argument '${positional[0]}' (flags start with --)`);
+  const { flags } = parseFlags("cdl run", argv, RUN_FLAGS, base);
   return { config: toRunConfig(flags), json: flags.json as boolean, quiet: flags.quiet as boolean };
 }
 
@@ -194,16 +252,25 @@ export function runConfigFromSettings(settings: Record<string, unknown>): RunCon
   return toRunConfig({ ...flags, ...settings });
 }
 
-/** A complete RunConfig from a partial one (defaults from RUN_FLAGS), for programmatic use. */
+/** A complete RunConfig from a partial one (defaults from RUN_FLAGS), for programmatic use; every
+ * value is checked like a config file's (Infinity as a number where the flag allows inf). */
 export function runConfig(partial: Partial<RunConfig> = {}): RunConfig {
   const flags: Record<string, unknown> = {};
   for (const [k, s] of Object.entries(RUN_FLAGS)) if (s.default !== undefined) flags[k] = s.default;
-  for (const [k, v] of Object.entries(partial)) if (v !== undefined) flags[kebab(k)] = v;
+  const problems: string[] = [];
+  for (const [k, v] of Object.entries(partial)) {
+    if (v === undefined) continue;
+    const name = kebab(k), spec = RUN_FLAGS[name];
+    const r = spec && name !== "config" ? jsonValue(spec, v) : { problem: "is not a RunConfig setting" };
+    if ("problem" in r) problems.push(`runConfig: ${k} ${r.problem}`);
+    else flags[name] = r.value;
+  }
+  if (problems.length) throw new ConfigError(problems.join("\n"));
   return toRunConfig(flags);
 }
 
 function toRunConfig(f: Record<string, unknown>): RunConfig {
   const c: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(f)) if (k !== "config" && k !== "json" && k !== "quiet") c[camel(k)] = v;
-  return c as unknown as RunConfig;
+  return validateRunConfig(c as unknown as RunConfig);
 }
