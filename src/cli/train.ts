@@ -3,10 +3,13 @@ import { DATASET_NAMES, loadDataset } from "../data/registry.ts";
 import { PRESET_NAMES, type PresetName } from "../nn/spec.ts";
 import { runtimeInfo } from "../runtime.ts";
 import { LR_SCHEDULES, trainCentralized, type LrSchedule } from "../train.ts";
+import type { InitScheme } from "../nn/net.ts";
 import { FLAVORS, type Flavor } from "../wasm/loader.ts";
-import { helpText, parseFlags, type FlagTable } from "./args.ts";
+import { INIT_SCHEMES } from "../experiment/config.ts";
+import { helpText, parseFlags, UsageError, type FlagTable } from "./args.ts";
 import { Progress } from "./progress.ts";
 
+// Numbers are finite unless a flag says `infinite` (none here: a run needs a finite budget).
 export const TRAIN_FLAGS: FlagTable = {
   dataset: { type: "string", default: "mnist-10k", allowed: DATASET_NAMES, help: "dataset" },
   "data-dir": { type: "string", help: "directory holding the dataset files" },
@@ -18,7 +21,7 @@ export const TRAIN_FLAGS: FlagTable = {
   warmup: { type: "number", default: 0, min: 0, max: 1, help: "fraction of the run over which the learning rate ramps up from 0" },
   momentum: { type: "number", default: 0, min: 0, max: 0.999, help: "SGD momentum" },
   "weight-decay": { type: "number", default: 0, min: 0, help: "L2 weight decay" },
-  init: { type: "string", default: "he", allowed: ["he", "glorot"], help: "weight initialisation" },
+  init: { type: "string", default: "pytorch", allowed: INIT_SCHEMES, help: "weight initialisation (pytorch = torch.nn defaults)" },
   augment: { type: "bool", default: false, help: "random crop + flip (CIFAR-10)" },
   seed: { type: "int", default: 1, min: 0, max: 2 ** 32 - 1, help: "seed of every random choice" },
   engine: { type: "string", default: "simd", allowed: FLAVORS, help: "kernel build" },
@@ -33,18 +36,24 @@ export async function trainCommand(argv: string[]): Promise<number> {
     process.stdout.write(helpText("train", "Centralized training of one model on all the data.", TRAIN_FLAGS));
     return 0;
   }
-  const { flags: f } = parseFlags("cdl train", argv, TRAIN_FLAGS);
+  const { flags: f, positional } = parseFlags("cdl train", argv, TRAIN_FLAGS);
+  if (positional.length) {
+    const p = positional[0], hint = (DATASET_NAMES as readonly string[]).includes(p) ? `; did you mean --dataset ${p}?` : "";
+    throw new UsageError(`cdl train: unexpected argument '${p}' (flags start with --${hint})`);
+  }
   const wall0 = performance.now();
   const ds = await loadDataset(f.dataset as string, { dataDir: f["data-dir"] as string | undefined });
   const epochsInt = Math.ceil(f.epochs as number);
   const fraction = (f.epochs as number) / epochsInt;
-  const trainLimit = (f["train-limit"] as number | undefined) ?? (fraction < 1 ? Math.round(ds.train.count * fraction) : undefined);
+  // A fractional last epoch is modelled as every epoch over that fraction of the (limited) training set.
+  const limit = f["train-limit"] as number | undefined;
+  const trainLimit = fraction < 1 ? Math.max(1, Math.round(Math.min(limit ?? ds.train.count, ds.train.count) * fraction)) : limit;
   const progress = new Progress(!(f.quiet as boolean));
   if (!f.json) console.log(`cdl train: ${f.model} on ${ds.name} (${ds.train.count} train / ${ds.test.count} test, from ${ds.source}), batch ${f.batch}, lr ${f.lr}${f["lr-schedule"] === "linear" ? " (linear decay)" : ""}, seed ${f.seed}, engine ${f.engine}`);
   const res = await trainCentralized(ds, {
     model: f.model as PresetName, epochs: epochsInt, batch: f.batch as number,
     sgd: { lr: f.lr as number, momentum: f.momentum as number, weightDecay: f["weight-decay"] as number },
-    seed: f.seed as number, flavor: f.engine as Flavor, init: f.init as "he" | "glorot",
+    seed: f.seed as number, flavor: f.engine as Flavor, init: f.init as InitScheme,
     trainLimit, testLimit: f["test-limit"] as number | undefined, augment: f.augment as boolean,
     lrSchedule: f["lr-schedule"] as LrSchedule, warmup: f.warmup as number,
   }, (p) => progress.update(
@@ -56,8 +65,8 @@ export async function trainCommand(argv: string[]): Promise<number> {
   if (f.json) {
     console.log(JSON.stringify({
       command: "train", dataset: ds.name, model: f.model, epochs: f.epochs, batch: f.batch, lr: f.lr, lrSchedule: f["lr-schedule"], warmup: f.warmup, momentum: f.momentum, seed: f.seed,
-      testAccuracy: res.testAccuracy, testLoss: res.testLoss, trainLoss: res.trainLoss, testSamples: f["test-limit"] ?? ds.test.count,
-      samplesPerSecond: res.samplesPerSecond, trainSeconds: res.trainSeconds, wallSeconds, numParams: res.numParams,
+      testAccuracy: res.testAccuracy, testLoss: res.testLoss, trainLoss: res.trainLoss, testSamples: Math.min((f["test-limit"] as number | undefined) ?? ds.test.count, ds.test.count),
+      samples: res.samples, samplesPerSecond: res.samplesPerSecond, trainSeconds: res.trainSeconds, wallSeconds, numParams: res.numParams,
       engine: f.engine, build: res.build, ...info,
     }));
   } else {
