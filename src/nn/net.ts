@@ -29,7 +29,15 @@ export interface SgdOptions {
   weightDecay: number;
 }
 
-export type InitScheme = "he" | "glorot";
+/**
+ * Weight initialisation. `pytorch` (the default) draws what PyTorch's Conv2d and Linear draw in
+ * reset_parameters(): weight ~ kaiming_uniform_(a=√5) = U(−1/√fan_in, 1/√fan_in) and bias ~
+ * U(−1/√fan_in, 1/√fan_in), fan_in = C·KH·KW (conv) or in_features (dense); it starts every preset
+ * near loss ln(classes). `he`: weights N(0, 2/fan_in), biases 0. `glorot`: weights
+ * U(±√(6/(fan_in + fan_out))), biases 0.
+ */
+export type InitScheme = "pytorch" | "he" | "glorot";
+export const INIT_SCHEMES: readonly InitScheme[] = ["pytorch", "he", "glorot"];
 
 export interface EvalResult { accuracy: number; loss: number; count: number }
 
@@ -112,8 +120,12 @@ export class Net {
     };
   }
 
-  /** Seeded initialisation: weights He-normal (std √(2/fan_in)) or Glorot-uniform, biases 0. */
-  init(theta: F32Buf, rng: Rng, scheme: InitScheme = "he"): void {
+  /**
+   * Seeded initialisation of θ [numParams] (see InitScheme), layer by layer in state_dict order,
+   * weight before bias, as PyTorch draws them. The uniform schemes use only uniform(), ×, − and
+   * √ (IEEE-exact), so θ has the same bits on every engine.
+   */
+  init(theta: F32Buf, rng: Rng, scheme: InitScheme = "pytorch"): void {
     const v = theta.view;
     v.fill(0);
     for (const l of this.plan.layers) {
@@ -121,12 +133,18 @@ export class Net {
       const fanIn = l.weightCount / l.biasCount;
       const fanOut = l.spec.type === "conv2d" ? l.biasCount * l.k! * l.k! : l.biasCount;
       const end = l.paramOffset + l.weightCount;
-      if (scheme === "he") {
+      if (scheme === "pytorch") {
+        const bound = 1 / Math.sqrt(fanIn);
+        // Weight and bias are contiguous and share the bound: one run of draws, weight first.
+        for (let i = l.paramOffset; i < end + l.biasCount; i++) v[i] = (2 * rng.uniform() - 1) * bound;
+      } else if (scheme === "he") {
         const std = Math.sqrt(2 / fanIn);
         for (let i = l.paramOffset; i < end; i++) v[i] = rng.normal() * std;
-      } else {
+      } else if (scheme === "glorot") {
         const a = Math.sqrt(6 / (fanIn + fanOut));
         for (let i = l.paramOffset; i < end; i++) v[i] = (2 * rng.uniform() - 1) * a;
+      } else {
+        throw new RangeError(`unknown init scheme '${scheme}' (allowed: ${INIT_SCHEMES.join(", ")})`);
       }
     }
   }

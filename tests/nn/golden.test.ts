@@ -1,6 +1,6 @@
-// Golden test of the training loop: a tiny seeded CNN's first 10 minibatch losses, recorded
-// once and checked on every kernel flavor (SIMD and scalar differ from the reference only by
-// summation order, hence the tolerance).
+// Golden test of the training loop: a tiny seeded CNN's first 10 minibatch losses from the
+// default init, recorded once and checked on every kernel flavor (SIMD and scalar differ from
+// the reference only by summation order, hence the tolerance).
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { Net } from "../../src/nn/net.ts";
@@ -13,7 +13,8 @@ const LAYERS: LayerSpec[] = [
   { type: "conv2d", out: 6, kernel: 3 }, { type: "relu" },
   { type: "flatten" }, { type: "dense", out: 16 }, { type: "relu" }, { type: "dense", out: 10 },
 ];
-const GOLDEN = [2.6913254261016846, 1.9321351051330566, 2.1001694202423096, 1.9682906866073608, 2.2414488792419434, 1.6997885704040527, 1.6810815334320068, 1.8275041580200195, 2.0277557373046875, 1.2687333822250366];
+// Under the default init (pytorch) at lr 0.2; at lr 0.05 this net barely moves in 10 steps (2.36 → 2.24).
+const GOLDEN = [2.3572752475738525, 2.265326976776123, 2.278740882873535, 2.2854607105255127, 2.2346935272216797, 2.085172653198242, 2.063244581222534, 2.169306516647339, 2.277125120162964, 1.6705245971679688];
 
 async function losses(flavor: Flavor): Promise<number[]> {
   const plan = planModel(LAYERS, [1, 12, 12], 10);
@@ -34,7 +35,7 @@ async function losses(flavor: Flavor): Promise<number[]> {
         net.input.view[b * 144 + i] = 2 * on * (label >= 9 ? -1 : 1) + 0.3 * data.normal();
       }
     }
-    out.push(net.trainStep(p, 8, { lr: 0.05, momentum: 0.9, weightDecay: 1e-4 }));
+    out.push(net.trainStep(p, 8, { lr: 0.2, momentum: 0.9, weightDecay: 1e-4 }));
   }
   return out;
 }
