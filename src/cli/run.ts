@@ -1,37 +1,106 @@
 // `cdl run`: a consensus run (or a baseline) over the simulated unreliable network.
+import { CHECKPOINT_FILE } from "../experiment/checkpoint.ts";
 import { runConfigFromArgs, RUN_FLAGS } from "../experiment/config.ts";
-import { runExperiment, type RunSummary } from "../experiment/run.ts";
-import { helpText } from "./args.ts";
+import type { EvalRecord } from "../experiment/recorder.ts";
+import { resumeConfig, runExperiment, type RunSummary } from "../experiment/run.ts";
+import type { World } from "../experiment/world.ts";
+import { agreeDeadline, learnDeadline } from "../node/program.ts";
+import { helpText, UsageError } from "./args.ts";
 import { Progress } from "./progress.ts";
 
 const pct = (x: number) => `${(100 * x).toFixed(2)}%`;
 
+/** Flags a resumed run accepts: the rest of its settings come from its checkpoint. */
+const RESUME_FLAGS = new Set(["--resume", "--quiet", "--json"]);
+
 export async function runCommand(argv: string[], defaults: string[] = []): Promise<number> {
   if (argv.includes("--help") || argv.includes("-h")) {
-    process.stdout.write(helpText("run", "Consensus Driven Learning over a simulated unreliable network, or a baseline.", RUN_FLAGS));
+    process.stdout.write(helpText("run", "Consensus Driven Learning over a simulated unreliable network, or a baseline.\n" +
+      "fedavg and dpsgd (a server, a barrier) run only in this simulator. SIGINT/SIGTERM stop a run between two events and\n" +
+      "leave a checkpoint and a summary marked interrupted; --resume DIR continues it exactly.", RUN_FLAGS));
     return 0;
   }
-  const { config, json, quiet } = runConfigFromArgs([...defaults, ...argv]);
+  const { config: parsed, json, quiet } = runConfigFromArgs([...defaults, ...argv]);
+  if (parsed.resume) {
+    const other = argv.filter((a) => a.startsWith("--") && !RESUME_FLAGS.has(a.split("=")[0]));
+    if (other.length) throw new UsageError(`cdl run --resume continues a run with its own settings; drop ${other.join(" ")}`);
+  }
+  const config = parsed.resume ? resumeConfig(parsed.resume) : parsed;
   const progress = new Progress(!quiet, 2000);
-  const s = await runExperiment(config, {
-    onStart: (w) => {
-      if (json) return;
-      console.log(`cdl run: ${config.algorithm} on ${w.ds.name} (${w.trainCount} train samples), ${config.model}, ${w.topology.n} nodes, ` +
-        `${w.topology.name} (Δ=${w.topology.maxDegree}, λ₂=${w.lambda2.toFixed(4)}, ε=${w.epsilon.toFixed(4)}, weights ${config.weights}), split ${config.split}, ` +
-        `drop ${config.drop}, link mtbf/mttr ${config.linkMtbf}/${config.linkMttr} s, seed ${config.seed}`);
-      console.log(`budget ${w.nodes[0].budgetSteps} steps of ${config.batch} per node, step cost ${(w.stepCost * 1000).toFixed(1)} ms virtual, message ${(w.messageBytes / 1024).toFixed(0)} KiB`);
-    },
-    onEval: (e, w) => {
-      const steps = w.nodes.reduce((a, n) => a + n.steps, 0), budget = w.nodes.reduce((a, n) => a + n.budgetSteps, 0);
-      progress.update(`t=${e.t.toFixed(1)}s  ${Math.round((100 * steps) / budget)}% of budget  mean acc ${pct(e.meanAccuracy)} ` +
-        `(min ${pct(e.minAccuracy)})  θ̄ ${pct(e.meanModelAccuracy)}  distance ${e.meanDistance.toPrecision(3)}  ` +
-        `msgs ${e.delivered}/${e.sent} delivered`);
-    },
-  });
+  // SIGINT/SIGTERM: finish the current event, then write the checkpoint and an interrupted summary.
+  let signal: NodeJS.Signals | null = null;
+  const onSignal = (sig: NodeJS.Signals) => {
+    if (signal) process.exit(sig === "SIGINT" ? 130 : 143); // a second signal: stop now
+    signal = sig;
+    progress.done(`${sig}: stopping after the current event; writing a checkpoint…`);
+  };
+  process.on("SIGINT", onSignal);
+  process.on("SIGTERM", onSignal);
+  let s: RunSummary;
+  try {
+    s = await runExperiment(config, {
+      resume: parsed.resume, shouldStop: () => signal !== null,
+      onStart: (w) => { if (!json) console.log(header(w)); },
+      onEval: (e, w) => progress.update(progressLine(e, w)),
+      onFinalEval: (w, n) => progress.update(`final evaluation: ${w.nodes.length} nodes on ${n} test samples…`, true),
+    });
+  } finally {
+    process.removeListener("SIGINT", onSignal);
+    process.removeListener("SIGTERM", onSignal);
+  }
   progress.done();
   if (json) console.log(JSON.stringify(s));
   else console.log(summaryTable(s));
+  if (s.interrupted) {
+    console.error(`interrupted at virtual time ${s.virtualSeconds.toFixed(2)} s; checkpoint ${s.out}/${CHECKPOINT_FILE}; continue with: cdl run --resume ${s.out}`);
+    return signal === "SIGTERM" ? 143 : 130;
+  }
+  if (s.samplesPerSecond === null) {
+    console.error(`error: nothing trained: no node completed a learning step in ${s.virtualSeconds.toFixed(2)} virtual s (see --time-limit, --crash-rate, --step-cost)`);
+    return 1;
+  }
   return 0;
+}
+
+/** λ₂ and other small positive figures: fixed point when readable, else scientific. */
+const small = (x: number) => (x === 0 || x >= 1e-3 ? x.toFixed(4) : x.toExponential(2));
+
+function header(w: World): string {
+  const c = w.cfg;
+  const weights = c.algorithm === "dpsgd" ? "weights metropolis" : c.algorithm === "fedavg" ? "server mean by shard size"
+    : c.algorithm === "isolated" || c.algorithm === "centralized" ? "no mixing" : `ε=${w.epsilon.toFixed(4)}, weights ${c.weights}`;
+  const lines = [
+    `cdl run: ${c.algorithm} on ${w.ds.name} (${w.trainCount} train samples), ${c.model}, ${w.topology.n} nodes, ` +
+    `${w.topology.name} (Δ=${w.topology.maxDegree}, λ₂=${small(w.lambda2)}, ${weights}), split ${c.split}, ` +
+    `drop ${c.drop}, link mtbf/mttr ${c.linkMtbf}/${c.linkMttr} s, seed ${c.seed}`,
+  ];
+  const rounds = c.algorithm === "dpsgd" || c.algorithm === "fedavg";
+  const budget = c.budget === "time" && !rounds
+    ? `budget: every node learns until virtual time ${learnDeadline(w).toFixed(2)} s (${w.nodes[0].budgetSteps} steps of ${c.batch} on a normal node)` +
+      (c.agreeSteps > 0 && c.algorithm !== "isolated" && c.algorithm !== "centralized" ? `, then agrees until ${agreeDeadline(w).toFixed(2)} s` : "")
+    : `budget: ${w.nodes[0].budgetSteps} steps of ${c.batch} per node`;
+  lines.push(`${budget}; step cost ${(w.stepCost * 1000).toFixed(1)} ms virtual, message ${(w.messageBytes / 1024).toFixed(0)} KiB`);
+  const missing = w.histogram[0].map((_, k) => k).filter((k) => w.histogram.every((row) => row[k] === 0));
+  if (missing.length) {
+    lines.push(`note: ${missing.length} of ${w.ds.classes} classes are on no node (${missing.map((k) => w.ds.classNames?.[k] ?? k).join(", ")}): ` +
+      `split ${c.split} over ${w.topology.n} nodes; the test set still has them, so no node can exceed ${(100 * (1 - missing.length / w.ds.classes)).toFixed(0)}% or so`);
+  }
+  if (c.checkpointEvery) lines.push(`checkpoints every ${c.checkpointEvery} virtual s in ${c.out ?? "the run directory"}`);
+  return lines.join("\n");
+}
+
+function progressLine(e: EvalRecord, w: World): string {
+  const c = w.cfg, rounds = c.algorithm === "dpsgd" || c.algorithm === "fedavg";
+  let where: string;
+  if (c.budget === "time" && !rounds) {
+    const T = learnDeadline(w);
+    where = e.t <= T ? `${Math.round((100 * e.t) / T)}% of learning time` : `agreeing ${Math.round((100 * (e.t - T)) / Math.max(1e-12, agreeDeadline(w) - T))}%`;
+  } else {
+    const steps = w.nodes.reduce((a, n) => a + n.steps, 0), budget = w.nodes.reduce((a, n) => a + n.budgetSteps, 0);
+    where = steps < budget ? `${Math.round((100 * steps) / budget)}% of budget` : `agreeing ${w.nodes[0].agreeSteps}/${c.agreeSteps} steps`;
+  }
+  return `t=${e.t.toFixed(1)}s  ${where}  mean acc ${pct(e.meanAccuracy)} (min ${pct(e.minAccuracy)}, on ${w.evalIndices.length} test samples)  ` +
+    `θ̄ ${pct(e.meanModelAccuracy)}  distance ${e.meanDistance.toPrecision(3)}  msgs ${e.delivered}/${e.sent} delivered`;
 }
 
 export function summaryTable(s: RunSummary): string {
@@ -40,12 +109,13 @@ export function summaryTable(s: RunSummary): string {
   const shown = rows.length > maxRows ? [...rows.slice(0, maxRows), `  … ${rows.length - maxRows} more nodes in summary.json`] : rows;
   const m = s.messages;
   return [
-    `final accuracy on ${s.dataset.testEvaluated} test samples:`,
+    s.interrupted ? `interrupted: accuracy at the last evaluation point, on ${s.dataset.testEvaluated} test samples:` : `final accuracy on ${s.dataset.testEvaluated} test samples:`,
     ...shown,
     `  mean ${pct(s.accuracy.mean)}   min ${pct(s.accuracy.min)}   max ${pct(s.accuracy.max)}   mean model θ̄ ${pct(s.meanModelAccuracy)}`,
     `consensus distance: mean ${s.consensusDistance.mean.toPrecision(3)}, max ${s.consensusDistance.max.toPrecision(3)}`,
-    `messages: ${m.sent} sent, ${m.delivered} delivered, ${m.dropped} lost (drop ${m.droppedBy.drop}, link down ${m.droppedBy["link-down"]}, crashed ${m.droppedBy.crashed}), ${m.stale} stale, ${m.rejected} rejected; ${(m.bytesSent / 2 ** 20).toFixed(1)} MiB sent`,
-    `virtual time ${s.virtualSeconds.toFixed(1)} s; wall ${s.wallSeconds.toFixed(1)} s (training ${s.trainSeconds.toFixed(1)} s at ${Math.round(s.samplesPerSecond)} samples/s, evaluation ${s.evalSeconds.toFixed(1)} s, simulation overhead ${(100 * s.simulationOverhead).toFixed(1)}%)`,
+    `messages: ${m.sent} sent = ${m.delivered} delivered + ${m.dropped} lost (drop ${m.droppedBy.drop}, link down ${m.droppedBy["link-down"]}, crashed ${m.droppedBy.crashed}) + ${m.inFlight} in flight at the end; ` +
+      `of the delivered, ${m.outOfOrder} out of order and ${m.rejected} rejected (NaN/Inf); ${m.tooOld} inbox entries too old to mix; ${(m.bytesSent / 2 ** 20).toFixed(1)} MiB sent`,
+    `virtual time ${s.virtualSeconds.toFixed(1)} s; wall ${s.wallSeconds.toFixed(1)} s (training ${s.trainSeconds.toFixed(1)} s at ${s.samplesPerSecond === null ? "—" : Math.round(s.samplesPerSecond)} samples/s, evaluation ${s.evalSeconds.toFixed(1)} s, simulation overhead ${(100 * s.simulationOverhead).toFixed(1)}%)`,
     `report: ${s.out}/report.html (summary.json, metrics.jsonl, accuracy.svg, consensus.svg, histogram.txt)`,
   ].join("\n");
 }

@@ -86,12 +86,20 @@ export function isConnected(t: Pick<Topology, "n" | "adj">): boolean {
  * Parses a topology spec for n nodes (see TOPOLOGY_FORMS). Random families draw from `rng`;
  * `readText` reads `file:PATH` (defaults to a synchronous UTF-8 read).
  */
+/** The most edges a topology may have (each edge is a link with its own processes and streams). */
+export const MAX_EDGES = 2e6;
+
 export function parseTopology(spec: string, n: number, rng: Rng,
   readText: (path: string) => string = (p) => readFileSync(p, "utf8")): Topology {
   if (!Number.isInteger(n) || n < 1) throw new ConfigError(`--nodes ${n} is not a positive integer`);
   const colon = spec.indexOf(":");
   const kind = (colon < 0 ? spec : spec.slice(0, colon)).trim().toLowerCase();
   const arg = colon < 0 ? "" : spec.slice(colon + 1).trim();
+  // Refuse graphs too large to build before building them (the edge list, adjacency and spectrum).
+  const dense = kind === "complete" ? 1 : kind === "erdos-renyi" ? Number(arg) : 0;
+  if (dense > 0 && (dense * n * (n - 1)) / 2 > MAX_EDGES) {
+    throw new ConfigError(`topology ${spec} on ${n} nodes has about ${((dense * n * (n - 1)) / 2).toExponential(1)} edges, above the ${MAX_EDGES.toExponential(0)} this simulator builds: use fewer --nodes or a sparser topology (ring, torus, random-regular:d, small-world:k,beta)`);
+  }
   const noArg = () => {
     if (colon >= 0) throw new ConfigError(`topology "${spec}" takes no parameter (write just "${kind}")`);
   };

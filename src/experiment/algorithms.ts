@@ -1,4 +1,6 @@
-// The algorithms of a run, all on the same World (engine, data, network model, budgets):
+// The simulator: the driver that runs the node program (src/node/program.ts) of every node on a
+// virtual clock over the simulated unreliable network. It owns the clock, the event queue, message
+// delivery and snapshot memory; what a node does at each step lives in the node program.
 //   cdl             learn K steps → consensus with the fresh inbox → share every S steps (async)
 //   cdl-on-receive  learn; apply the pairwise update the moment a snapshot arrives (async)
 //   isolated        learn only (ε = 0, nothing sent)
@@ -6,17 +8,29 @@
 //   fedavg          a server averages the clients' models each round (synchronous rounds)
 //   dpsgd           synchronous neighbour averaging with Metropolis weights after each K steps
 // The asynchronous ones run on a discrete-event queue: no barrier, no round, no node waits.
-import { mixingWeights } from "../consensus/weights.ts";
+// The two baselines with a barrier or a server (fedavg, dpsgd) run in rounds and count their
+// budget in steps; they exist only here, in the simulator.
+//
+// A run can stop between two events (an interrupt) and hand back its state, and take a state to
+// continue from: with the world's node and network state (src/experiment/checkpoint.ts), that is
+// everything, so a resumed run continues exactly as the uninterrupted one.
 import { fromEdges } from "../consensus/topology.ts";
-import { EventQueue } from "../sim/events.ts";
-import { Network } from "../sim/network.ts";
+import { ConfigError } from "../errors.ts";
+import { agree, agreeDeadline, clockStep, due, fresh, learn, receive, snapshot } from "../node/program.ts";
+import { EventQueue, type QueueState } from "../sim/events.ts";
+import { Network, type NetworkState } from "../sim/network.ts";
 import type { Recorder } from "./recorder.ts";
-import { letGo, localStep, mix, snapshot, type NodeState, type Snapshot, type World } from "./world.ts";
+import type { NodeState, Snapshot, World } from "./world.ts";
 
-type Event =
-  | { kind: "step"; node: number }
+export type Event =
+  | { kind: "step"; node: number; start: number }
   | { kind: "msg"; to: number; snap: Snapshot }
   | { kind: "eval" };
+
+/** What the simulator holds beyond the world's nodes and network, at a point between two events. */
+export type SimState =
+  | { kind: "async"; queue: QueueState<Event>; end: number; nextCheckpoint: number; lostSteps: number }
+  | { kind: "rounds"; t: number; nextEval: number; nextCheckpoint: number; global: Float32Array | null; star: NetworkState | null };
 
 export interface Hooks {
   recorder: Recorder;
@@ -30,10 +44,25 @@ export interface Hooks {
   /** false: every snapshot gets a fresh array, none is recycled (the reference the tests compare
    * recycling against). Default true. */
   recycleSnapshots?: boolean;
+  /** Asked between events: true stops the run there (an interrupt); it returns its state. */
+  shouldStop?: () => boolean;
+  /** Virtual seconds between checkpoints (undefined: none); each is handed to onCheckpoint. */
+  checkpointEvery?: number;
+  onCheckpoint?: (state: SimState) => void;
+  /** Continue from this state (with the world restored to the same point). */
+  resume?: SimState;
 }
 
-/** Runs the configured algorithm to the end of its budget; returns the final virtual time. */
-export function runAlgorithm(w: World, h: Hooks): number {
+export interface RunEnd {
+  /** The virtual time reached. */
+  end: number;
+  /** Stopped by shouldStop before the end; `state` continues it. */
+  interrupted: boolean;
+  state: SimState | null;
+}
+
+/** Runs the configured algorithm to the end of its budget (or until stopped). */
+export function runAlgorithm(w: World, h: Hooks): Promise<RunEnd> {
   switch (w.cfg.algorithm) {
     case "cdl": case "cdl-on-receive": case "isolated": case "centralized": return runAsync(w, h);
     case "fedavg": return runFedAvg(w, h);
@@ -41,44 +70,65 @@ export function runAlgorithm(w: World, h: Hooks): number {
   }
 }
 
-function timedStep(w: World, s: NodeState, h: Hooks): void {
+/** Lets the runtime run its timers and signal handlers about every 100 ms of a synchronous loop. */
+function yielder(): () => Promise<void> | null {
+  let last = performance.now();
+  return () => {
+    const now = performance.now();
+    if (now - last < 100) return null;
+    last = now;
+    return new Promise((r) => setTimeout(r, 0));
+  };
+}
+
+function timedLearn(w: World, s: NodeState, at: number, h: Hooks): void {
   const t0 = performance.now();
-  localStep(w, s);
+  learn(w, s, at);
   h.trainMs += performance.now() - t0;
 }
 
-/** Consensus step of cdl: mix θ_i with every inbox snapshot no older than --max-staleness. */
-function consensus(w: World, s: NodeState, now: number): void {
-  const fresh: Snapshot[] = [];
-  for (const snap of s.inbox.values()) {
-    if (now - snap.sentAt <= w.cfg.maxStaleness) fresh.push(snap);
-    else s.stale++;
-  }
-  fresh.sort((a, b) => a.from - b.from); // summation order independent of arrival order
-  const m = mixingWeights(w.cfg.weights, { epsilon: w.epsilon }, w.topology.degree(s.id),
-    fresh.map((f) => ({ peer: f.from, degree: w.topology.degree(f.from) })));
-  mix(w, s, m.self, fresh.map((f, k) => ({ theta: f.theta, weight: m.peers[k] })));
-  s.consensusSteps++;
+/** Next checkpoint time after t (checkpoints fall on multiples of checkpointEvery). */
+function checkpointAfter(h: Hooks, t: number): number {
+  const every = h.checkpointEvery;
+  return every ? (Math.floor(t / every) + 1) * every : Infinity;
 }
 
-function runAsync(w: World, h: Hooks): number {
+async function runAsync(w: World, h: Hooks): Promise<RunEnd> {
   const { cfg, network, nodes } = w;
   const alg = cfg.algorithm;
-  const q = new EventQueue<Event>();
-  const K = cfg.localSteps, S = cfg.shareEvery;
-  const sends = alg === "cdl" || alg === "cdl-on-receive";
+  const timeBudget = cfg.budget === "time";
+  const lastEnd = agreeDeadline(w) * (1 + 1e-9);
   // Arrays of snapshots no longer held by any scheduled delivery or inbox, for the next snapshot.
   const pool: Float32Array[] | undefined = h.recycleSnapshots === false ? undefined : [];
-  // A node's first step completes one step time after it starts (at 0, or when it first rejoins).
+  const letGo = (snap: Snapshot) => { if (--snap.holders === 0) pool?.push(snap.theta); };
+  const q = new EventQueue<Event>();
+  // A node's step ends one step time after it starts (at 0, or when it rejoins after a crash);
+  // under --budget time a node that cannot finish a step before the deadline is done.
   const scheduleStep = (i: number, from: number) => {
     let t = from;
-    while (!network.isUp(i, t)) t = network.nextNodeChange(i, t);
-    if (t <= cfg.timeLimit) q.schedule(t + network.stepTime(i, w.stepCost, t), { kind: "step", node: i });
+    while (!network.isUp(i, t) && t <= cfg.timeLimit) t = network.nextNodeChange(i, t);
+    if (t > cfg.timeLimit) return;
+    const end = t + network.stepTime(i, w.stepCost, t);
+    if (timeBudget && end > lastEnd) { nodes[i].done = true; return; }
+    q.schedule(end, { kind: "step", node: i, start: t });
   };
-  nodes.forEach((s) => scheduleStep(s.id, 0));
-  q.schedule(0, { kind: "eval" });
-  let end = 0;
-  for (let ev = q.next(); ev; ev = q.next()) {
+  let end = 0, lostSteps = 0, nextCheckpoint = checkpointAfter(h, 0);
+  if (h.resume) {
+    if (h.resume.kind !== "async") throw new Error("runAsync: a rounds state cannot resume an asynchronous run");
+    q.restore(h.resume.queue, (e) => e);
+    ({ end, lostSteps, nextCheckpoint } = h.resume);
+  } else {
+    nodes.forEach((s) => scheduleStep(s.id, 0));
+    q.schedule(0, { kind: "eval" });
+  }
+  const state = (): SimState => ({ kind: "async", queue: q.state((e) => e), end, nextCheckpoint, lostSteps });
+  const pause = yielder();
+  // A run in --budget steps where nodes crash faster than they complete steps would never end.
+  const maxLost = 20 * nodes.reduce((a, s) => a + s.budgetSteps, 0) + 1000;
+  for (;;) {
+    if (h.shouldStop?.()) return { end: Math.min(end, cfg.timeLimit), interrupted: true, state: state() };
+    const ev = q.next();
+    if (!ev) break;
     const t = ev.time, e = ev.event;
     if (t > cfg.timeLimit) break;
     h.trace?.(`${t} ${e.kind} ${e.kind === "step" ? e.node : e.kind === "msg" ? `${e.snap.from}>${e.to}@${e.snap.step}` : ""}`);
@@ -86,53 +136,57 @@ function runAsync(w: World, h: Hooks): number {
       h.recorder.point(t);
       h.onEval?.(t);
       if (nodes.some((s) => !s.done)) q.schedule(t + h.evalEvery, { kind: "eval" });
-      continue;
-    }
-    if (e.kind === "msg") {
-      const s = nodes[e.to], snap = e.snap, old = s.inbox.get(snap.from);
+    } else if (e.kind === "msg") {
+      const s = nodes[e.to], snap = e.snap;
+      network.arrive(snap.from, s.id, w.messageBytes);
       // The delivery's hold on snap passes to the inbox, or ends here.
-      if (!snap.finite) { s.rejected++; letGo(snap, pool); continue; }
-      if (old && old.step >= snap.step) { s.stale++; letGo(snap, pool); continue; }
-      s.inbox.set(snap.from, snap);
-      if (old) letGo(old, pool);
-      if (alg === "cdl-on-receive" && !s.done && network.isUp(s.id, t)) {
-        const m = mixingWeights(cfg.weights, { epsilon: w.epsilon }, w.topology.degree(s.id),
-          [{ peer: snap.from, degree: w.topology.degree(snap.from) }]);
-        mix(w, s, m.self, [{ theta: snap.theta, weight: m.peers[0] }]);
-        s.consensusSteps++;
+      const r = receive(s, snap);
+      if (r.outcome !== "kept") letGo(snap);
+      else {
+        if (r.displaced) letGo(r.displaced);
+        if (alg === "cdl-on-receive" && !s.done && network.isUp(s.id, t)) agree(w, s, [snap]);
       }
-      continue;
-    }
-    const s = nodes[e.node];
-    if (!network.isUp(s.id, t)) { scheduleStep(s.id, t); continue; } // crashed mid-step: the step is lost
-    // After its learning budget a node keeps agreeing and sharing for --agree-steps step times,
-    // learning nothing (no samples): the final agreement phase.
-    const learning = s.steps < s.budgetSteps;
-    if (learning) timedStep(w, s, h);
-    else s.agreeSteps++;
-    end = t;
-    const tick = s.steps + s.agreeSteps;
-    const last = s.steps >= s.budgetSteps && (!sends || s.agreeSteps >= cfg.agreeSteps);
-    const share = sends && (tick % S === 0 || last || !learning);
-    // The snapshot is taken after learning and before agreeing (--snapshot post-learn, the
-    // default): a neighbour then mixes in this step's gradient at full weight. Taken after the
-    // consensus step instead (post-agree), it carries the gradient already scaled by w_ii, and
-    // the network average learns at w_ii·lr rather than lr (1/10 of it on a 10-node complete graph).
-    const early = share && cfg.snapshot === "post-learn" ? snapshot(w, s, t, pool) : null;
-    if (alg === "cdl" && (tick % K === 0 || last || !learning)) consensus(w, s, t);
-    if (share) {
-      const snap = early ?? snapshot(w, s, t, pool);
-      snap.holders++; // the sender's own hold while it sends
-      for (const j of w.topology.adj[s.id]) {
-        const r = network.send(s.id, j, w.messageBytes, t);
-        if (r.delivered) { snap.holders++; q.schedule(r.arrival, { kind: "msg", to: j, snap }); }
+    } else {
+      const s = nodes[e.node];
+      if (!network.isUp(s.id, t)) { // crashed mid-step: the step is lost
+        if (!timeBudget && ++lostSteps > maxLost) {
+          throw new ConfigError(`the nodes crash faster than they complete steps (${lostSteps} steps lost): lower --crash-rate (now ${cfg.crashRate}) or --step-cost, or use --budget time`);
+        }
+        scheduleStep(s.id, t);
+      } else {
+        const dt = network.stepTime(s.id, w.stepCost, t); // the next step's time (drawn once per step, in order)
+        const d = due(w, s, t, t + dt);
+        // After the learning budget a node keeps agreeing and sharing, learning nothing: the agreement phase.
+        if (d.learn) timedLearn(w, s, timeBudget ? clockStep(w, e.start) : s.steps, h);
+        else s.agreeSteps++;
+        end = t;
+        // The snapshot is taken after learning and before agreeing (--snapshot post-learn, the
+        // default): a neighbour then mixes in this step's gradient at full weight. Taken after the
+        // consensus step instead (post-agree), it carries the gradient already scaled by w_ii, and
+        // the network average learns at w_ii·lr rather than lr (1/10 of it on a 10-node complete graph).
+        const early = d.share && cfg.snapshot === "post-learn" ? snapshot(w, s, t, pool?.pop()) : null;
+        if (d.agree) agree(w, s, fresh(w, s, t));
+        if (d.share) {
+          const snap = early ?? snapshot(w, s, t, pool?.pop());
+          snap.holders++; // the sender's own hold while it sends
+          for (const j of w.topology.adj[s.id]) {
+            const r = network.send(s.id, j, w.messageBytes, t);
+            if (r.delivered) { snap.holders++; q.schedule(r.arrival, { kind: "msg", to: j, snap }); }
+          }
+          letGo(snap);
+        }
+        if (d.last) s.done = true;
+        else q.schedule(t + dt, { kind: "step", node: s.id, start: t });
       }
-      letGo(snap, pool);
     }
-    if (last) s.done = true;
-    else q.schedule(t + network.stepTime(s.id, w.stepCost, t), { kind: "step", node: s.id });
+    if (t >= nextCheckpoint) {
+      nextCheckpoint = checkpointAfter(h, t);
+      h.onCheckpoint?.(state());
+    }
+    const p = pause();
+    if (p) await p;
   }
-  return Math.min(end, cfg.timeLimit);
+  return { end: Math.min(end, cfg.timeLimit), interrupted: false, state: null };
 }
 
 /** Time for node i to run `steps` local steps from t, or null if it crashes on the way. */
@@ -140,7 +194,7 @@ function trainFor(w: World, net: Network, s: NodeState, steps: number, t: number
   for (let k = 0; k < steps && s.steps < s.budgetSteps; k++) {
     t += net.stepTime(s.id, w.stepCost, t);
     if (!net.isUp(s.id, t)) return null;
-    timedStep(w, s, h);
+    timedLearn(w, s, s.steps, h);
   }
   return t;
 }
@@ -154,7 +208,43 @@ function evalUpTo(h: Hooks, next: { t: number }, t: number): void {
   }
 }
 
-function runFedAvg(w: World, h: Hooks): number {
+/**
+ * The loop of the round-based baselines: `round(t)` runs one round from t and returns its end.
+ * Stops, checkpoints and resumes at round boundaries; refuses to spin when no round does anything.
+ */
+async function runRounds(w: World, h: Hooks, more: () => boolean, round: (t: number) => number,
+  extra: () => { global: Float32Array | null; star: NetworkState | null }): Promise<RunEnd> {
+  const { cfg } = w;
+  const r = h.resume;
+  if (r && r.kind !== "rounds") throw new Error("runRounds: an asynchronous state cannot resume a round-based run");
+  let t = r ? r.t : 0, nextCheckpoint = r ? r.nextCheckpoint : checkpointAfter(h, 0);
+  const nextEval = { t: r ? r.nextEval : 0 };
+  const state = (): SimState => ({ kind: "rounds", t, nextEval: nextEval.t, nextCheckpoint, ...extra() });
+  if (!r) evalUpTo(h, nextEval, t);
+  const pause = yielder();
+  let idle = 0;
+  const steps = () => w.nodes.reduce((a, s) => a + s.steps + s.agreeSteps, 0);
+  while (more() && t <= cfg.timeLimit) {
+    if (h.shouldStop?.()) return { end: Math.min(t, cfg.timeLimit), interrupted: true, state: state() };
+    const before = steps();
+    const roundEnd = round(t);
+    idle = steps() > before ? 0 : idle + 1;
+    if (idle > 100000) {
+      throw new ConfigError(`${cfg.algorithm}: 100,000 rounds in a row in which no node completed a step (nodes crash faster than they train): lower --crash-rate (now ${cfg.crashRate}) or --step-cost`);
+    }
+    t = roundEnd > t ? roundEnd : t + w.stepCost; // a round where nobody could work still takes time
+    evalUpTo(h, nextEval, Math.min(t, cfg.timeLimit));
+    if (t >= nextCheckpoint) {
+      nextCheckpoint = checkpointAfter(h, t);
+      h.onCheckpoint?.(state());
+    }
+    const p = pause();
+    if (p) await p;
+  }
+  return { end: t, interrupted: false, state: null };
+}
+
+function runFedAvg(w: World, h: Hooks): Promise<RunEnd> {
   const { cfg, nodes } = w;
   const n = nodes.length, k = w.net.engine.kernels, P = w.plan.numParams;
   // The server is node n of a star; its links share the run's failure model (the server never crashes
@@ -162,23 +252,22 @@ function runFedAvg(w: World, h: Hooks): number {
   const star = new Network(fromEdges(n + 1, nodes.map((s) => [s.id, n] as [number, number]), "fedavg-star"), w.network.config, cfg.seed);
   w.serverNetwork = star;
   const global = w.net.newParams().theta;
-  global.view.set(nodes[0].params.theta.view);
-  const nextEval = { t: 0 };
-  let t = 0;
-  evalUpTo(h, nextEval, t);
-  while (nodes.some((s) => s.steps < s.budgetSteps) && t <= cfg.timeLimit) {
+  const r = h.resume;
+  if (r?.kind === "rounds" && r.global && r.star) { global.view.set(r.global); star.restore(r.star); }
+  else global.view.set(nodes[0].params.theta.view);
+  const round = (t: number): number => {
     let roundEnd = t;
     const arrived: NodeState[] = [];
     for (const s of nodes) {
       if (s.steps >= s.budgetSteps || !w.network.isUp(s.id, t)) continue;
       const down = star.send(n, s.id, w.messageBytes, t);
       let start = t;
-      if (down.delivered) { s.params.theta.view.set(global.view); start = down.arrival; }
+      if (down.delivered) { star.arrive(n, s.id, w.messageBytes); s.params.theta.view.set(global.view); start = down.arrival; }
       const done = trainFor(w, w.network, s, cfg.localSteps, start, h);
       if (done === null) continue;
       roundEnd = Math.max(roundEnd, done);
       const up = star.send(s.id, n, w.messageBytes, done);
-      if (up.delivered) { arrived.push(s); roundEnd = Math.max(roundEnd, up.arrival); }
+      if (up.delivered) { star.arrive(s.id, n, w.messageBytes); arrived.push(s); roundEnd = Math.max(roundEnd, up.arrival); }
     }
     h.trace?.(`${t} round ${roundEnd} ${arrived.map((s) => s.id).join(",")}`);
     if (arrived.length) {
@@ -186,22 +275,24 @@ function runFedAvg(w: World, h: Hooks): number {
       global.view.fill(0);
       for (const s of arrived) k.axpy_f32(global.ptr, s.params.theta.ptr, P, s.shard.length / total);
     }
-    t = roundEnd > t ? roundEnd : t + w.stepCost; // a round where nobody could work still takes time
-    evalUpTo(h, nextEval, Math.min(t, cfg.timeLimit));
-  }
-  // The final broadcast: a client keeps the global model only if it reaches it.
-  for (const s of nodes) if (star.send(n, s.id, w.messageBytes, t).delivered) s.params.theta.view.set(global.view);
-  return t;
+    return roundEnd;
+  };
+  return runRounds(w, h, () => nodes.some((s) => s.steps < s.budgetSteps), round,
+    () => ({ global: global.view.slice(), star: star.state() })).then((res) => {
+    if (res.interrupted) return res;
+    // The final broadcast: a client keeps the global model only if it reaches it.
+    for (const s of nodes) {
+      if (star.send(n, s.id, w.messageBytes, res.end).delivered) { star.arrive(n, s.id, w.messageBytes); s.params.theta.view.set(global.view); }
+    }
+    return res;
+  });
 }
 
-function runDpsgd(w: World, h: Hooks): number {
+function runDpsgd(w: World, h: Hooks): Promise<RunEnd> {
   const { cfg, nodes, network, topology } = w;
-  const nextEval = { t: 0 };
-  let t = 0;
-  evalUpTo(h, nextEval, t);
   const learning = () => nodes.some((s) => s.steps < s.budgetSteps);
-  // After the learning budgets, --agree-steps rounds of exchange and mixing without learning.
-  while ((learning() || nodes[0].agreeSteps < cfg.agreeSteps) && t <= cfg.timeLimit) {
+  const round = (t: number): number => {
+    // After the learning budgets, --agree-steps rounds of exchange and mixing without learning.
     const agreeing = !learning();
     let barrier = t;
     const alive: NodeState[] = [];
@@ -220,18 +311,12 @@ function runDpsgd(w: World, h: Hooks): number {
     for (const s of alive) {
       for (const j of topology.adj[s.id]) {
         const r = network.send(s.id, j, w.messageBytes, barrier);
-        if (r.delivered) { inbound[j].push(snaps.get(s.id)!); roundEnd = Math.max(roundEnd, r.arrival); }
+        if (r.delivered) { network.arrive(s.id, j, w.messageBytes); inbound[j].push(snaps.get(s.id)!); roundEnd = Math.max(roundEnd, r.arrival); }
       }
     }
     h.trace?.(`${t} round ${roundEnd} ${alive.map((s) => `${s.id}:${inbound[s.id].length}`).join(",")}`);
-    for (const s of alive) {
-      const got = inbound[s.id].filter((x) => x.finite || (s.rejected++, false)).sort((a, b) => a.from - b.from);
-      const m = mixingWeights("metropolis", {}, topology.degree(s.id), got.map((g) => ({ peer: g.from, degree: topology.degree(g.from) })));
-      mix(w, s, m.self, got.map((g, k) => ({ theta: g.theta, weight: m.peers[k] })));
-      s.consensusSteps++;
-    }
-    t = roundEnd > t ? roundEnd : t + w.stepCost;
-    evalUpTo(h, nextEval, Math.min(t, cfg.timeLimit));
-  }
-  return t;
+    for (const s of alive) agree(w, s, inbound[s.id].filter((x) => x.finite || (s.rejected++, false)), "metropolis");
+    return roundEnd;
+  };
+  return runRounds(w, h, () => learning() || nodes[0].agreeSteps < cfg.agreeSteps, round, () => ({ global: null, star: null }));
 }

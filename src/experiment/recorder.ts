@@ -20,7 +20,10 @@ export interface NodeRecord {
   dropped: number;
   bytesSent: number;
   received: number;
-  stale: number;
+  /** Snapshots that arrived no newer than the one held from the same sender. */
+  outOfOrder: number;
+  /** Inbox entries left out of consensus steps as older than --max-staleness (per step). */
+  tooOld: number;
   rejected: number;
 }
 
@@ -50,6 +53,16 @@ export class Recorder {
     this.nodeSeries = w.nodes.map(() => []);
   }
 
+  /** Continues from the lines of a checkpoint (evaluation points already recorded). */
+  restore(lines: readonly string[]): void {
+    for (const line of lines) {
+      this.lines.push(line);
+      const r = JSON.parse(line) as NodeRecord | EvalRecord;
+      if (r.type === "node") this.nodeSeries[r.node].push(r);
+      else this.evals.push(r);
+    }
+  }
+
   /** Evaluates every node on the fixed test subset at virtual time t and records the point. */
   point(t: number): EvalRecord {
     const t0 = performance.now();
@@ -63,7 +76,7 @@ export class Recorder {
         testAccuracy: ev.accuracy, testLoss: ev.loss, trainLoss: s.lossCount ? s.lossSum / s.lossCount : null,
         consensusDistance: dist[i], sent: st.sent, delivered: st.delivered,
         dropped: st.dropped.drop + st.dropped["link-down"] + st.dropped.crashed, bytesSent: st.bytesSent,
-        received: st.received, stale: s.stale, rejected: s.rejected,
+        received: st.received, outOfOrder: s.outOfOrder, tooOld: s.tooOld, rejected: s.rejected,
       };
       s.lossSum = 0;
       s.lossCount = 0;

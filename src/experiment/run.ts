@@ -1,12 +1,19 @@
 // A whole consensus run: build the world, run the algorithm, evaluate every node on the full
-// test set, and write metrics.jsonl, summary.json, the class histogram and the charts to --out.
-import { mkdirSync, writeFileSync } from "node:fs";
+// test set, and write metrics.jsonl, the class histogram, the charts, report.html and, last,
+// summary.json to --out. The output directory is checked before any work; every file is written
+// atomically, so a run that fails or is interrupted never leaves a summary that looks complete.
+import { existsSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import type { Dataset } from "../data/dataset.ts";
 import { formatHistogram } from "../data/partition.ts";
+import { ConfigError } from "../errors.ts";
+import { prepareDir, writeAtomic } from "../io/dirs.ts";
+import type { EvalResult } from "../nn/net.ts";
+import { agreeDeadline } from "../node/program.ts";
 import { htmlReport, lineChart, PALETTE, type Series } from "../report/svg.ts";
 import { runtimeInfo } from "../runtime.ts";
-import { runAlgorithm, type Hooks } from "./algorithms.ts";
+import { runAlgorithm, type Hooks, type SimState } from "./algorithms.ts";
+import { applyCheckpoint, CHECKPOINT_FILE, readCheckpoint, writeCheckpoint } from "./checkpoint.ts";
 import type { RunConfig } from "./config.ts";
 import { avg, Recorder, type EvalRecord } from "./recorder.ts";
 import { buildWorld, consensusDistances, messageTotals, type World } from "./world.ts";
@@ -14,6 +21,9 @@ import { buildWorld, consensusDistances, messageTotals, type World } from "./wor
 export interface RunSummary {
   config: RunConfig;
   seed: number;
+  /** true: stopped by an interrupt before its end; `accuracy` and `loss` are then those of the last
+   * evaluation point (on the evaluation subset), and a checkpoint continues it (`cdl run --resume`). */
+  interrupted: boolean;
   /** Runtime, CPU and versions; engine = the kernel flavor asked for, build = the .wasm that ran it (null: TS reference). */
   versions: ReturnType<typeof runtimeInfo> & { engine: string; build: string | null };
   dataset: { name: string; source: string; train: number; test: number; testEvaluated: number };
@@ -26,15 +36,22 @@ export interface RunSummary {
   /** Accuracy of the mean model θ̄ on the same test set. */
   meanModelAccuracy: number;
   consensusDistance: { mean: number; max: number };
-  messages: { sent: number; delivered: number; dropped: number; droppedBy: Record<string, number>; bytesSent: number; bytesDelivered: number; stale: number; rejected: number };
+  /** sent = delivered + dropped + inFlight (messages still travelling when the run ended). Of the
+   * delivered, outOfOrder were older than what the receiver held and rejected carried NaN/Inf;
+   * tooOld counts inbox entries each consensus step left out as older than --max-staleness. */
+  messages: {
+    sent: number; delivered: number; dropped: number; droppedBy: Record<string, number>; inFlight: number;
+    bytesSent: number; bytesDelivered: number; outOfOrder: number; rejected: number; tooOld: number;
+  };
   steps: { perNode: number[]; budget: number; consensusSteps: number };
   virtualSeconds: number;
   stepCostSeconds: number;
   wallSeconds: number;
-  /** Wall time in local training steps (forward, backward, update), and the samples they processed per second. */
+  /** Wall time in local training steps (forward, backward, update), and the samples they processed
+   * per second (null: no step was trained). */
   trainSeconds: number;
   evalSeconds: number;
-  samplesPerSecond: number;
+  samplesPerSecond: number | null;
   /** Share of the run's wall time (evaluation excluded) not spent in training steps. */
   simulationOverhead: number;
   out: string;
@@ -44,93 +61,213 @@ export interface RunOptions {
   /** Live progress: called at each evaluation point. */
   onEval?: (e: EvalRecord, w: World) => void;
   onStart?: (w: World) => void;
+  /** Called before the final evaluation of every node on the test set (it can take a while). */
+  onFinalEval?: (w: World, testCount: number) => void;
   /** The dataset, already loaded (saves reloading it across runs). */
   dataset?: Dataset;
   /** One line per simulated event (see Hooks.trace). */
   trace?: (line: string) => void;
   /** false: a fresh array per snapshot instead of recycled ones (see Hooks.recycleSnapshots). */
   recycleSnapshots?: boolean;
+  /** Asked between events: true interrupts the run (it writes its checkpoint and an interrupted summary). */
+  shouldStop?: () => boolean;
+  /** Continue the interrupted run in this directory (its config comes from the checkpoint). */
+  resume?: string;
+  /** Write into --out even if it holds a run already (the paper runner re-runs its grid in place). */
+  overwrite?: boolean;
 }
 
 export function defaultOut(): string {
   return join("runs", new Date().toISOString().replace(/[:.]/g, "-").replace(/Z$/, ""));
 }
 
+/** The files a finished run leaves; summary.json is written last, so its presence means complete. */
+const RUN_FILES = ["summary.json", "metrics.jsonl", CHECKPOINT_FILE];
+
+/** Checks (and creates) the output directory before any work; refuses to overwrite another run. */
+function prepareOut(out: string, opts: RunOptions): string {
+  prepareDir(out, opts.resume ? "--resume" : "--out");
+  if (!opts.resume && !opts.overwrite) {
+    const held = RUN_FILES.filter((f) => existsSync(join(out, f)));
+    if (held.length) {
+      throw new ConfigError(`--out ${out} already holds a run (${held.join(", ")}); choose another directory or remove it` +
+        (held.includes(CHECKPOINT_FILE) ? `, or continue it with --resume ${out}` : ""));
+    }
+  }
+  return out;
+}
+
+/** The config a run will use: the given one, or the interrupted run's (resume). */
+export function resumeConfig(dir: string): RunConfig {
+  return { ...readCheckpoint(dir).config, resume: dir, out: dir };
+}
+
 export async function runExperiment(cfg: RunConfig, opts: RunOptions = {}): Promise<RunSummary> {
   const wall0 = performance.now();
+  const ck = opts.resume ? readCheckpoint(opts.resume) : null;
+  if (ck) cfg = { ...ck.config, out: opts.resume };
+  const out = prepareOut(cfg.out ?? defaultOut(), opts);
   const w = await buildWorld(cfg, opts.dataset);
+  const evalEvery = cfg.evalEvery ?? nominalDuration(w) / 12;
+  checkFeasible(w, evalEvery);
   opts.onStart?.(w);
   const recorder = new Recorder(w);
-  const evalEvery = cfg.evalEvery ?? nominalDuration(w) / 12;
-  const hooks: Hooks = { recorder, evalEvery, trainMs: 0, trace: opts.trace, recycleSnapshots: opts.recycleSnapshots, onEval: (t) => opts.onEval?.(recorder.evals[recorder.evals.length - 1], w) };
+  const hooks: Hooks = {
+    recorder, evalEvery, trainMs: 0, trace: opts.trace, recycleSnapshots: opts.recycleSnapshots,
+    onEval: () => opts.onEval?.(recorder.evals[recorder.evals.length - 1], w),
+    shouldStop: opts.shouldStop, checkpointEvery: cfg.checkpointEvery,
+  };
+  let wallBefore = 0;
+  if (ck) {
+    const r = applyCheckpoint(ck, w, recorder);
+    hooks.resume = r.sim;
+    hooks.trainMs = r.trainMs;
+    wallBefore = r.wallMs;
+  }
+  const wallSoFar = () => wallBefore + performance.now() - wall0;
+  hooks.onCheckpoint = (sim) => writeCheckpoint(out, w, sim, recorder, lastTime(sim), { trainMs: hooks.trainMs, wallMs: wallSoFar() });
   const run0 = performance.now();
-  const end = runAlgorithm(w, hooks);
+  const res = await runAlgorithm(w, hooks);
   const runMs = performance.now() - run0;
+  if (res.interrupted) {
+    writeCheckpoint(out, w, res.state!, recorder, res.end, { trainMs: hooks.trainMs, wallMs: wallSoFar() });
+    return writeResults(w, recorder, hooks, out, { end: res.end, runMs, wallMs: wallSoFar(), interrupted: true, finals: null });
+  }
+  const end = res.end;
   if (!recorder.evals.length || recorder.evals[recorder.evals.length - 1].t < end) hooks.onEval?.(recorder.point(end).t);
 
   // Final evaluation of every node on the full test set.
-  const f0 = performance.now();
   const testCount = Math.min(cfg.testLimit ?? w.ds.test.count, w.ds.test.count);
-  const finals = w.nodes.map((s) => w.net.evaluate(s.params.theta, w.ds, w.ds.test, { limit: testCount }));
+  opts.onFinalEval?.(w, testCount);
+  const f0 = performance.now();
+  const nodes = w.nodes.map((s) => w.net.evaluate(s.params.theta, w.ds, w.ds.test, { limit: testCount }));
   const dist = consensusDistances(w);
   const meanModel = w.net.evaluate(w.mean, w.ds, w.ds.test, { limit: testCount });
   const finalMs = performance.now() - f0;
+  const summary = writeResults(w, recorder, hooks, out, { end, runMs, wallMs: wallSoFar(), interrupted: false, finals: { nodes, dist, meanModel, testCount, ms: finalMs } });
+  rmSync(join(out, CHECKPOINT_FILE), { force: true }); // the run is complete: nothing left to resume
+  return summary;
+}
 
-  const out = cfg.out ?? defaultOut();
-  mkdirSync(out, { recursive: true });
-  const acc = finals.map((r) => r.accuracy);
+function lastTime(sim: SimState): number {
+  return sim.kind === "async" ? sim.queue.clock : sim.t;
+}
+
+interface Finals { nodes: EvalResult[]; dist: number[]; meanModel: EvalResult; testCount: number; ms: number }
+
+/** Writes the run's files, summary.json last (atomically), and returns the summary. Without
+ * finals (an interrupted run) the figures are those of the last evaluation point. */
+function writeResults(w: World, recorder: Recorder, hooks: Hooks, out: string,
+  r: { end: number; runMs: number; wallMs: number; interrupted: boolean; finals: Finals | null }): RunSummary {
+  const { cfg } = w;
+  const last = recorder.evals[recorder.evals.length - 1];
+  const lastNodes = recorder.nodeSeries.map((s) => s[s.length - 1]);
+  const f = r.finals;
+  const acc = f ? f.nodes.map((x) => x.accuracy) : lastNodes.map((x) => x?.testAccuracy ?? NaN);
+  const loss = f ? f.nodes.map((x) => x.loss) : lastNodes.map((x) => x?.testLoss ?? NaN);
   const tot = messageTotals(w);
+  const dropped = tot.dropped.drop + tot.dropped["link-down"] + tot.dropped.crashed;
   const samples = w.nodes.reduce((a, s) => a + s.steps, 0) * cfg.batch;
-  const evalMs = recorder.evalMs;
+  const evalMs = recorder.evalMs + (f?.ms ?? 0);
   const info = runtimeInfo();
+  const sum = (k: "outOfOrder" | "tooOld" | "rejected") => w.nodes.reduce((a, s) => a + s[k], 0);
   const summary: RunSummary = {
-    config: cfg, seed: cfg.seed, versions: { ...info, engine: cfg.engine, build: w.net.engine.build },
-    dataset: { name: w.ds.name, source: w.ds.source, train: w.trainCount, test: w.ds.test.count, testEvaluated: testCount },
-    topology: { name: w.topology.name, nodes: w.topology.n, edges: w.topology.edges.length, maxDegree: w.topology.maxDegree, lambda2: w.lambda2, epsilon: w.epsilon, weights: cfg.algorithm === "dpsgd" ? "metropolis" : cfg.weights },
+    config: cfg, seed: cfg.seed, interrupted: r.interrupted, versions: { ...info, engine: cfg.engine, build: w.net.engine.build },
+    dataset: { name: w.ds.name, source: w.ds.source, train: w.trainCount, test: w.ds.test.count, testEvaluated: f ? f.testCount : w.evalIndices.length },
+    topology: { name: w.topology.name, nodes: w.topology.n, edges: w.topology.edges.length, maxDegree: w.topology.maxDegree, lambda2: w.lambda2, epsilon: w.epsilon, weights: weightsName(cfg) },
     histogram: w.histogram,
     accuracy: { mean: avg(acc), min: Math.min(...acc), max: Math.max(...acc), perNode: acc },
-    loss: { mean: avg(finals.map((r) => r.loss)), perNode: finals.map((r) => r.loss) },
-    meanModelAccuracy: meanModel.accuracy,
-    consensusDistance: { mean: avg(dist), max: Math.max(...dist) },
+    loss: { mean: avg(loss), perNode: loss },
+    meanModelAccuracy: f ? f.meanModel.accuracy : last?.meanModelAccuracy ?? NaN,
+    consensusDistance: f ? { mean: avg(f.dist), max: Math.max(...f.dist) } : { mean: last?.meanDistance ?? NaN, max: last?.maxDistance ?? NaN },
     messages: {
-      sent: tot.sent, delivered: tot.delivered, dropped: tot.dropped.drop + tot.dropped["link-down"] + tot.dropped.crashed,
-      droppedBy: { ...tot.dropped }, bytesSent: tot.bytesSent, bytesDelivered: tot.bytesDelivered,
-      stale: w.nodes.reduce((a, s) => a + s.stale, 0), rejected: w.nodes.reduce((a, s) => a + s.rejected, 0),
+      sent: tot.sent, delivered: tot.delivered, dropped, droppedBy: { ...tot.dropped }, inFlight: tot.sent - tot.delivered - dropped,
+      bytesSent: tot.bytesSent, bytesDelivered: tot.bytesDelivered, outOfOrder: sum("outOfOrder"), rejected: sum("rejected"), tooOld: sum("tooOld"),
     },
     steps: { perNode: w.nodes.map((s) => s.steps), budget: w.nodes[0].budgetSteps, consensusSteps: w.nodes.reduce((a, s) => a + s.consensusSteps, 0) },
-    virtualSeconds: end, stepCostSeconds: w.stepCost,
-    wallSeconds: (performance.now() - wall0) / 1000,
-    trainSeconds: hooks.trainMs / 1000, evalSeconds: (evalMs + finalMs) / 1000,
-    samplesPerSecond: samples / (hooks.trainMs / 1000),
-    simulationOverhead: Math.max(0, 1 - hooks.trainMs / (runMs - evalMs)),
+    virtualSeconds: r.end, stepCostSeconds: w.stepCost,
+    wallSeconds: r.wallMs / 1000,
+    trainSeconds: hooks.trainMs / 1000, evalSeconds: evalMs / 1000,
+    samplesPerSecond: samples > 0 ? samples / (hooks.trainMs / 1000) : null,
+    simulationOverhead: Math.max(0, 1 - hooks.trainMs / Math.max(1e-9, r.runMs - recorder.evalMs)),
     out,
   };
-  writeFileSync(join(out, "metrics.jsonl"), recorder.lines.join("\n") + "\n");
-  writeFileSync(join(out, "summary.json"), JSON.stringify(summary, null, 2) + "\n");
-  const histText = formatHistogram(w.histogram, w.ds.classNames);
-  writeFileSync(join(out, "histogram.txt"), histText + "\n");
+  writeAtomic(join(out, "metrics.jsonl"), recorder.lines.join("\n") + "\n");
+  const missing = w.histogram[0].map((_, c) => c).filter((c) => w.histogram.every((row) => row[c] === 0));
+  const histText = formatHistogram(w.histogram, w.ds.classNames) +
+    (missing.length ? `\nclasses on no node: ${missing.map((c) => w.ds.classNames?.[c] ?? c).join(", ")} (the test set still has them)` : "");
+  writeAtomic(join(out, "histogram.txt"), histText + "\n");
   const charts = drawCharts(recorder, w);
-  writeFileSync(join(out, "accuracy.svg"), charts.accuracy);
-  writeFileSync(join(out, "consensus.svg"), charts.consensus);
-  writeFileSync(join(out, "report.html"), htmlReport(`${cfg.algorithm} on ${w.ds.name}: ${w.topology.n} nodes, ${w.topology.name}, ${cfg.split}`, [
+  writeAtomic(join(out, "accuracy.svg"), charts.accuracy);
+  writeAtomic(join(out, "consensus.svg"), charts.consensus);
+  const finalText = f
+    ? acc.map((a, i) => `node ${i}: ${(100 * a).toFixed(2)}%`).join("\n") + `\nmean ${(100 * summary.accuracy.mean).toFixed(2)}%  mean model θ̄ ${(100 * summary.meanModelAccuracy).toFixed(2)}%`
+    : `interrupted at virtual time ${r.end.toFixed(2)} s: no final evaluation; continue with cdl run --resume ${out}`;
+  writeAtomic(join(out, "report.html"), htmlReport(`${cfg.algorithm} on ${w.ds.name}: ${w.topology.n} nodes, ${w.topology.name}, ${cfg.split}${r.interrupted ? " (interrupted)" : ""}`, [
     { heading: "Test accuracy over virtual time", svg: charts.accuracy },
     { heading: "Consensus distance ‖θᵢ − θ̄‖", svg: charts.consensus },
-    { heading: "Final accuracy on the full test set", text: acc.map((a, i) => `node ${i}: ${(100 * a).toFixed(2)}%`).join("\n") + `\nmean ${(100 * summary.accuracy.mean).toFixed(2)}%  mean model θ̄ ${(100 * meanModel.accuracy).toFixed(2)}%` },
+    { heading: f ? "Final accuracy on the full test set" : "Interrupted", text: finalText },
     { heading: "Per-node class histogram", text: histText },
     { heading: "Configuration", text: JSON.stringify(cfg, null, 2) },
   ]));
+  writeAtomic(join(out, "summary.json"), JSON.stringify(summary, null, 2) + "\n");
   return summary;
+}
+
+/** The consensus weights a run uses, as reports name them. */
+function weightsName(cfg: RunConfig): string {
+  switch (cfg.algorithm) {
+    case "dpsgd": return "metropolis";
+    case "fedavg": return "server mean by shard size";
+    case "isolated": case "centralized": return "none";
+    default: return cfg.weights;
+  }
+}
+
+/** Most up/down changes of links and nodes, and evaluation points, a run may draw. */
+const MAX_TOGGLES = 5e7, MAX_EVAL_POINTS = 1e5;
+
+/**
+ * Refuses, before any training, runs that could not end or would do nothing useful: steps that
+ * almost never survive the crash rate, link or crash processes with hundreds of millions of
+ * changes, more evaluation points than anyone can read, augmentation that changes digits.
+ */
+function checkFeasible(w: World, evalEvery: number): void {
+  const { cfg } = w;
+  const slowest = w.stepCost * (cfg.stragglers > 0 ? cfg.stragglerFactor : 1) * (1 + cfg.stepJitter);
+  const survive = Math.exp(-cfg.crashRate * slowest);
+  if (cfg.crashRate > 0 && survive < 0.01) {
+    throw new ConfigError(`--crash-rate ${cfg.crashRate}: a step of ${slowest.toPrecision(3)} virtual s survives it with probability ${survive.toExponential(1)}, so the nodes would almost never complete a step; lower --crash-rate or --step-cost`);
+  }
+  const d = Math.min(nominalDuration(w), cfg.timeLimit);
+  const linkChanges = Number.isFinite(cfg.linkMtbf) ? (w.topology.edges.length * d) / (cfg.linkMtbf + cfg.linkMttr) : 0;
+  if (linkChanges > MAX_TOGGLES) {
+    throw new ConfigError(`--link-mtbf ${cfg.linkMtbf} / --link-mttr ${cfg.linkMttr} over a ${d.toPrecision(3)} s run would draw about ${linkChanges.toExponential(1)} link failures and recoveries (at most ${MAX_TOGGLES.toExponential(0)}): use longer mean up and down times`);
+  }
+  const crashChanges = cfg.crashRate * d * w.nodes.length;
+  if (crashChanges > MAX_TOGGLES) {
+    throw new ConfigError(`--crash-rate ${cfg.crashRate} over a ${d.toPrecision(3)} s run would draw about ${crashChanges.toExponential(1)} crashes (at most ${MAX_TOGGLES.toExponential(0)}): lower --crash-rate`);
+  }
+  if (d / evalEvery > MAX_EVAL_POINTS) {
+    throw new ConfigError(`--eval-every ${evalEvery} gives about ${(d / evalEvery).toExponential(1)} evaluation points over the run's ${d.toPrecision(3)} virtual s (at most ${MAX_EVAL_POINTS}): raise --eval-every`);
+  }
+  if (cfg.augment && (cfg.dataset === "mnist" || cfg.dataset === "mnist-10k")) {
+    throw new ConfigError(`--augment flips images left–right and shifts them, which turns digits into other shapes (MNIST then reaches about 50%): it is meant for cifar10; drop --augment`);
+  }
 }
 
 /** Expected virtual length of the run without failures, to place about 12 evaluation points. */
 export function nominalDuration(w: World): number {
   const { cfg } = w;
+  const rounds = cfg.algorithm === "dpsgd" || cfg.algorithm === "fedavg";
+  if (cfg.budget === "time" && !rounds) return Number.isFinite(agreeDeadline(w)) ? agreeDeadline(w) : cfg.timeLimit;
   const slow = cfg.stragglers > 0 ? cfg.stragglerFactor : 1;
   const compute = w.nodes[0].budgetSteps * w.stepCost * slow;
-  const rounds = Math.ceil(w.nodes[0].budgetSteps / cfg.localSteps);
+  if (!Number.isFinite(compute)) return cfg.timeLimit;
+  const n = Math.ceil(w.nodes[0].budgetSteps / cfg.localSteps);
   const transfer = w.network.transferTime(w.messageBytes) + cfg.jitter;
-  if (cfg.algorithm === "dpsgd") return compute + rounds * transfer;
-  if (cfg.algorithm === "fedavg") return compute + 2 * rounds * transfer;
+  if (cfg.algorithm === "dpsgd") return compute + n * transfer;
+  if (cfg.algorithm === "fedavg") return compute + 2 * n * transfer;
   return compute;
 }
 

@@ -15,7 +15,7 @@ import { Net, type ParamSet } from "../nn/net.ts";
 import { planModel, type ModelPlan } from "../nn/spec.ts";
 import { Rng } from "../rng.ts";
 import { Network, sumStats, type NodeStats } from "../sim/network.ts";
-import { learningRate, memoryMBFor } from "../train.ts";
+import { memoryMBFor } from "../train.ts";
 import type { F32Buf } from "../wasm/arena.ts";
 import { loadEngine } from "../wasm/loader.ts";
 import type { RunConfig } from "./config.ts";
@@ -35,7 +35,7 @@ export interface Snapshot {
   /** Every value is finite. A receiver ignores a snapshot carrying NaN/Inf (it must not spread);
    * the property belongs to the content, so it is computed once per snapshot, by a SIMD kernel. */
   readonly finite: boolean;
-  /** Deliveries scheduled and inboxes holding it (maintained by runAsync; unused elsewhere). */
+  /** Deliveries scheduled and inboxes holding it (maintained by the simulator's driver; unused elsewhere). */
   holders: number;
 }
 
@@ -60,8 +60,11 @@ export interface NodeState {
   /** Training loss accumulated since the last evaluation point. */
   lossSum: number;
   lossCount: number;
-  /** Snapshots ignored: out of order or too old (stale), or carrying NaN/Inf (rejected). */
-  stale: number;
+  /** Snapshots that arrived no newer than the inbox's from the same sender (ignored). */
+  outOfOrder: number;
+  /** Inbox entries a consensus step left out because they were older than --max-staleness (counted per step). */
+  tooOld: number;
+  /** Snapshots rejected on arrival because they carried NaN/Inf. */
   rejected: number;
   consensusSteps: number;
 }
@@ -111,6 +114,15 @@ export async function buildWorld(cfg: RunConfig, preloaded?: Dataset): Promise<W
   const trainCount = Math.min(cfg.trainLimit ?? ds.train.count, ds.train.count);
   if (n > trainCount) throw new ConfigError(`--nodes ${n} exceeds the ${trainCount} training samples of ${ds.name}: every node needs data`);
 
+  // Sizes first, before anything big is allocated: the engine memory of every node's θ (and
+  // momentum) must fit WebAssembly's 4 GB.
+  const serverSets = cfg.algorithm === "fedavg" ? 1 : 0;
+  const bytes = Net.bytesNeeded(plan, cfg.batch) + (n + serverSets) * Net.paramSetBytes(plan) + 2 * (plan.numParams * 4 + 16);
+  const mb = memoryMBFor(bytes);
+  if (mb > 4095) {
+    throw new ConfigError(`${n} nodes of ${cfg.model} need ${mb} MB of engine memory, above WebAssembly's 4 GB: use fewer --nodes or a smaller --model`);
+  }
+
   const topology = central ? fromEdges(1, [], "single") : parseTopology(cfg.topology, n, root.fork(1));
   const { lambda2 } = n > 1 ? laplacianExtremes(topology) : { lambda2: 0 };
   const epsilon = resolveEpsilon(topology, cfg.epsilon);
@@ -122,12 +134,6 @@ export async function buildWorld(cfg: RunConfig, preloaded?: Dataset): Promise<W
     if (p.length === 0) throw new ConfigError(`--split ${cfg.split} leaves node ${i} without data (${n} nodes, ${trainCount} samples); use fewer nodes or another split`);
   });
 
-  const serverSets = cfg.algorithm === "fedavg" ? 1 : 0;
-  const bytes = Net.bytesNeeded(plan, cfg.batch) + (n + serverSets) * Net.paramSetBytes(plan) + 2 * (plan.numParams * 4 + 16);
-  const mb = memoryMBFor(bytes);
-  if (mb > 4095) {
-    throw new ConfigError(`${n} nodes of ${cfg.model} need ${mb} MB of engine memory, above WebAssembly's 4 GB: use fewer --nodes or a smaller --model`);
-  }
   const engine = await loadEngine({ flavor: cfg.engine, memoryMB: mb });
   const net = new Net(engine, plan, cfg.batch);
   const scratch = engine.arena.f32(plan.numParams, "snapshot scratch");
@@ -147,7 +153,7 @@ export async function buildWorld(cfg: RunConfig, preloaded?: Dataset): Promise<W
     nodes.push({
       id: i, params, shard: parts[i], order: shuffleRng.shuffle(parts[i].slice()), cursor: 0,
       shuffleRng, dropoutRng: streams.fork(2), augRng: streams.fork(3),
-      steps: 0, budgetSteps, agreeSteps: 0, done: false, inbox: new Map(), lossSum: 0, lossCount: 0, stale: 0, rejected: 0, consensusSteps: 0,
+      steps: 0, budgetSteps, agreeSteps: 0, done: false, inbox: new Map(), lossSum: 0, lossCount: 0, outOfOrder: 0, tooOld: 0, rejected: 0, consensusSteps: 0,
     });
   }
 
@@ -165,54 +171,6 @@ export async function buildWorld(cfg: RunConfig, preloaded?: Dataset): Promise<W
     cfg, ds, plan, net, topology, lambda2, epsilon, network, serverNetwork: null, nodes, histogram, stepCost,
     messageBytes: plan.numParams * 4, evalIndices, scratch, mean, trainCount,
   };
-}
-
-/** The learning rate of a node's local step (defined beside centralized training, which shares it). */
-export { learningRate };
-
-/** One local SGD step of node s on its next minibatch; returns the batch loss. */
-export function localStep(w: World, s: NodeState): number {
-  const { net, ds, cfg } = w;
-  if (s.cursor >= s.order.length) {
-    s.order = s.shuffleRng.shuffle(s.order);
-    s.cursor = 0;
-  }
-  const B = Math.min(cfg.batch, s.order.length - s.cursor);
-  net.loadBatch(ds, ds.train, s.order, s.cursor, B, cfg.augment ? { augment: { rng: s.augRng } } : undefined);
-  s.cursor += B;
-  const lr = learningRate(cfg, s.steps, s.budgetSteps);
-  const loss = net.trainStep(s.params, B, { lr, momentum: cfg.momentum, weightDecay: cfg.weightDecay }, s.dropoutRng);
-  if (!Number.isFinite(loss)) {
-    throw new ConfigError(`node ${s.id} diverged at local step ${s.steps + 1} (loss ${loss}): lower --lr (now ${cfg.lr})`);
-  }
-  s.steps++;
-  s.lossSum += loss;
-  s.lossCount++;
-  return loss;
-}
-
-/** θ_i ← w_self·θ_i + Σ w_k·θ_k: one scale and one axpy per snapshot, whole-vector kernel calls. */
-export function mix(w: World, s: NodeState, self: number, peers: readonly { theta: Float32Array; weight: number }[]): void {
-  const k = w.net.engine.kernels, theta = s.params.theta, n = w.plan.numParams;
-  if (self !== 1) k.scale_f32(theta.ptr, n, self);
-  for (const p of peers) {
-    w.scratch.view.set(p.theta);
-    k.axpy_f32(theta.ptr, w.scratch.ptr, n, p.weight);
-  }
-}
-
-/** A snapshot of node s's θ now, in an array from `pool` if it has one (else a fresh one). */
-export function snapshot(w: World, s: NodeState, now: number, pool?: Float32Array[]): Snapshot {
-  const theta = s.params.theta;
-  const finite = w.net.engine.kernels.nonfinite_f32(theta.ptr, w.plan.numParams) === 0;
-  const reused = pool?.pop();
-  reused?.set(theta.view);
-  return { from: s.id, step: s.steps + s.agreeSteps, sentAt: now, theta: reused ?? theta.view.slice(), finite, holders: 0 };
-}
-
-/** One holder of `snap` lets go; the last one returns its array to `pool` (when there is a pool). */
-export function letGo(snap: Snapshot, pool: Float32Array[] | undefined): void {
-  if (--snap.holders === 0) pool?.push(snap.theta);
 }
 
 /** Node i's message counters: its topology links plus, under fedavg, its link to the server. */

@@ -8,7 +8,7 @@ import { join } from "node:path";
 import { readConfigFile, runConfig, type RunConfig } from "../../src/experiment/config.ts";
 import { runExperiment, type RunOptions } from "../../src/experiment/run.ts";
 import { loadDataset } from "../../src/data/registry.ts";
-import { learningRate } from "../../src/experiment/world.ts";
+import { learningRate } from "../../src/train.ts";
 import { ConfigError } from "../../src/errors.ts";
 
 const mnist = await loadDataset("mnist-10k");
@@ -18,7 +18,7 @@ let k = 0;
 const small = (over: Partial<RunConfig> = {}): RunConfig => runConfig({
   model: "mlp", nodes: 4, topology: "ring", split: "classes:3", epochs: 1, trainLimit: 480, testLimit: 200,
   evalSamples: 100, batch: 16, lr: 0.05, stepCost: 0.02, drop: 0.2, linkMtbf: 0.05, linkMttr: 0.02, stepJitter: 0.3,
-  out: join(dir, `r${k++}`), ...over,
+  budget: "steps", out: join(dir, `r${k++}`), ...over,
 });
 
 function fnv(lines: readonly string[]): string {

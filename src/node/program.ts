@@ -1,0 +1,151 @@
+// The node program: what one compute node does, whatever drives it. A driver (the simulator's
+// event loop today; a live network or the browser lab later) owns the clock, the message delivery
+// and snapshot memory, and calls these functions; it holds no algorithm logic of its own.
+//
+//   due(…)      at the end of one step time: learn? agree? share? is this the node's last step?
+//   learn(…)    one local SGD step on the node's next minibatch
+//   agree(…)    the consensus step θ_i ← w_ii·θ_i + Σ_j w_ij·θ_j over the given snapshots —
+//               the only place a node mixes models (cdl, cdl-on-receive and dpsgd all call it)
+//   receive(…)  a snapshot arrives: reject non-finite, ignore out-of-order, keep the newest
+//   fresh(…)    the inbox snapshots young enough to mix (--max-staleness)
+//   snapshot(…) a copy of θ_i to share
+//
+// The budget is counted on the shared clock by default (--budget time, ALGORITHM.md "Budget"):
+// every node learns until the same virtual time T = (its share of the samples / batch) × step
+// cost of a normal node, then agrees until T + agree-steps × step cost, and its learning rate
+// follows the schedule on that clock. Fast nodes do more steps, slow ones fewer, and they all stop
+// learning together, so no node drifts on its own classes after its neighbours have gone quiet.
+// --budget steps is the former rule (each node counts its own steps), kept for comparison.
+import { mixingWeights } from "../consensus/weights.ts";
+import { ConfigError } from "../errors.ts";
+import { learningRate } from "../train.ts";
+import type { NodeState, Snapshot, World } from "../experiment/world.ts";
+
+/** What a node's step does, decided at the end of one step time (see due). */
+export interface Due {
+  learn: boolean;
+  agree: boolean;
+  share: boolean;
+  /** The node's last step: after it the node is done. */
+  last: boolean;
+}
+
+/** Tolerance of "the same time" on the virtual clock, relative to the budget (sums of step times carry rounding). */
+const SAME_TIME = 1e-9;
+
+/** T: the virtual time at which every node stops learning under --budget time. */
+export function learnDeadline(w: World): number {
+  return w.nodes[0].budgetSteps * w.stepCost;
+}
+
+/** The end of the agreement phase under --budget time. */
+export function agreeDeadline(w: World): number {
+  return learnDeadline(w) + w.cfg.agreeSteps * w.stepCost;
+}
+
+/**
+ * Node s's step that ends at virtual time t; `next` is the end of its following step if it takes
+ * one (drawn by the driver). Pure: reads the node's counters and the config, changes nothing.
+ */
+export function due(w: World, s: NodeState, t: number, next: number): Due {
+  const { cfg } = w;
+  const sends = cfg.algorithm === "cdl" || cfg.algorithm === "cdl-on-receive";
+  let learn: boolean, last: boolean;
+  if (cfg.budget === "time") {
+    const T = learnDeadline(w), E = sends ? agreeDeadline(w) : T;
+    learn = t <= T * (1 + SAME_TIME);
+    last = next > E * (1 + SAME_TIME);
+  } else {
+    learn = s.steps < s.budgetSteps;
+    const afterLearning = s.steps + (learn ? 1 : 0) >= s.budgetSteps;
+    last = afterLearning && (!sends || s.agreeSteps + (learn ? 0 : 1) >= cfg.agreeSteps);
+  }
+  const tick = s.steps + s.agreeSteps + 1;
+  const share = sends && (tick % cfg.shareEvery === 0 || last || !learn);
+  const agree = cfg.algorithm === "cdl" && (tick % cfg.localSteps === 0 || last || !learn);
+  return { learn, agree, share, last };
+}
+
+/**
+ * The learning-rate schedule's position of a step that starts at virtual time `start`, in steps
+ * of a normal node (start / step cost), under --budget time. Snapped to the nearest whole step
+ * within 1e-9, so that nodes of equal speed get exactly the rates --budget steps gives them.
+ */
+export function clockStep(w: World, start: number): number {
+  const x = Math.max(0, start / w.stepCost), k = Math.round(x);
+  return Math.abs(x - k) <= SAME_TIME * Math.max(1, k) ? k : x;
+}
+
+/** One local SGD step of node s on its next minibatch at schedule position `at` (in steps); returns the loss. */
+export function learn(w: World, s: NodeState, at: number): number {
+  const { net, ds, cfg } = w;
+  if (s.cursor >= s.order.length) {
+    s.order = s.shuffleRng.shuffle(s.order);
+    s.cursor = 0;
+  }
+  const B = Math.min(cfg.batch, s.order.length - s.cursor);
+  net.loadBatch(ds, ds.train, s.order, s.cursor, B, cfg.augment ? { augment: { rng: s.augRng } } : undefined);
+  s.cursor += B;
+  const lr = learningRate(cfg, at, s.budgetSteps);
+  const loss = net.trainStep(s.params, B, { lr, momentum: cfg.momentum, weightDecay: cfg.weightDecay }, s.dropoutRng);
+  if (!Number.isFinite(loss)) {
+    const wd = cfg.weightDecay > 0 ? ` or --weight-decay (now ${cfg.weightDecay})` : "";
+    throw new ConfigError(`node ${s.id} diverged at local step ${s.steps + 1} (loss ${loss}): lower --lr (now ${cfg.lr})${wd}`);
+  }
+  s.steps++;
+  s.lossSum += loss;
+  s.lossCount++;
+  return loss;
+}
+
+/** The inbox snapshots no older than --max-staleness at `now`, by sender; counts the others as too old. */
+export function fresh(w: World, s: NodeState, now: number): Snapshot[] {
+  const out: Snapshot[] = [];
+  for (const snap of s.inbox.values()) {
+    if (now - snap.sentAt <= w.cfg.maxStaleness) out.push(snap);
+    else s.tooOld++;
+  }
+  return out;
+}
+
+/**
+ * The consensus step: θ_i ← w_ii·θ_i + Σ_j w_ij·θ_j over `got`, with the weights of `rule`
+ * (ALGORITHM.md "Consensus"). Snapshots are mixed in sender order, so the sum does not depend
+ * on arrival order. One scale and one axpy per snapshot, whole-vector kernel calls.
+ */
+export function agree(w: World, s: NodeState, got: readonly Snapshot[], rule = w.cfg.weights): void {
+  const sorted = got.length > 1 ? [...got].sort((a, b) => a.from - b.from) : got;
+  const deg = (i: number) => w.topology.degree(i);
+  const m = mixingWeights(rule, { epsilon: w.epsilon }, deg(s.id), sorted.map((f) => ({ peer: f.from, degree: deg(f.from) })));
+  const k = w.net.engine.kernels, theta = s.params.theta, n = w.plan.numParams;
+  if (m.self !== 1) k.scale_f32(theta.ptr, n, m.self);
+  sorted.forEach((p, j) => {
+    w.scratch.view.set(p.theta);
+    k.axpy_f32(theta.ptr, w.scratch.ptr, n, m.peers[j]);
+  });
+  s.consensusSteps++;
+}
+
+/** What became of an arriving snapshot. */
+export type Received = "kept" | "out-of-order" | "nonfinite";
+
+/**
+ * A snapshot arrives at node s. Non-finite ones are rejected (NaN must not spread), one not newer
+ * than the inbox's snapshot from the same sender is ignored, else it replaces it. Returns the
+ * outcome and the snapshot it displaced (for the driver's memory).
+ */
+export function receive(s: NodeState, snap: Snapshot): { outcome: Received; displaced?: Snapshot } {
+  if (!snap.finite) { s.rejected++; return { outcome: "nonfinite" }; }
+  const old = s.inbox.get(snap.from);
+  if (old && old.step >= snap.step) { s.outOfOrder++; return { outcome: "out-of-order" }; }
+  s.inbox.set(snap.from, snap);
+  return { outcome: "kept", displaced: old };
+}
+
+/** A snapshot of node s's θ now, in `into` if given (a recycled array) else a fresh copy. */
+export function snapshot(w: World, s: NodeState, now: number, into?: Float32Array): Snapshot {
+  const theta = s.params.theta;
+  const finite = w.net.engine.kernels.nonfinite_f32(theta.ptr, w.plan.numParams) === 0;
+  into?.set(theta.view);
+  return { from: s.id, step: s.steps + s.agreeSteps, sentAt: now, theta: into ?? theta.view.slice(), finite, holders: 0 };
+}
