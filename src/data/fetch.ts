@@ -83,7 +83,11 @@ export interface FetchOptions {
   onProgress?: (p: Progress) => void;
   /** Aborting deletes the partial files and rejects. */
   signal?: AbortSignal;
+  /** Give up when no bytes arrive for this long, waiting for a response or in the middle of one (default 30,000). */
+  idleTimeoutMs?: number;
 }
+
+export const DEFAULT_IDLE_TIMEOUT_MS = 30_000;
 
 export interface FetchResult {
   readonly dir: string;
@@ -152,40 +156,62 @@ function md5Hex(bytes: Uint8Array): string {
 /** Streams `url` into `part`, returning the MD5 of what was received; any failure is a DatasetError. */
 async function download(url: string, part: string, file: string, opts: FetchOptions): Promise<string> {
   const t0 = Date.now();
-  let res: http.IncomingMessage;
+  // One signal for the request: the caller's (Ctrl-C) or the idle timer, re-armed by every chunk.
+  const ac = new AbortController();
+  const onAbort = () => ac.abort();
+  opts.signal?.addEventListener("abort", onAbort);
+  if (opts.signal?.aborted) ac.abort();
+  const idleMs = opts.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS;
+  let stalled = false;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const arm = () => { clearTimeout(timer); timer = setTimeout(() => { stalled = true; ac.abort(); }, idleMs); };
+  const stallError = () => new DatasetError(`download of ${url} stalled: no data for ${idleMs / 1000} s; nothing was written; ` +
+    "the server may be busy: run the command again (or raise --timeout, or try another --base-url)");
   try {
-    res = await get(url, opts.signal, 0);
-  } catch (e) {
-    throw new DatasetError(`download of ${url} failed: ${describe(e)}; nothing was written; check the network (or --base-url) and run the command again`);
-  }
-  const status = res.statusCode ?? 0;
-  if (status !== 200) {
-    res.resume();
-    throw new DatasetError(`download of ${url} failed: HTTP ${status} ${res.statusMessage ?? ""}`.trimEnd() + "; nothing was written; check the URL (or --base-url) and run the command again");
-  }
-  const lenHeader = res.headers["content-length"];
-  const total = lenHeader !== undefined && /^\d+$/.test(lenHeader) ? Number(lenHeader) : null;
-  const hash = createHash("md5");
-  const fh = await open(part, "w");
-  let received = 0;
-  try {
-    for await (const chunk of res as AsyncIterable<Uint8Array>) {
-      await fh.write(chunk);
-      hash.update(chunk);
-      received += chunk.length;
-      opts.onProgress?.({ file, received, total, elapsedMs: Date.now() - t0, done: false });
+    arm();
+    let res: http.IncomingMessage;
+    try {
+      res = await get(url, ac.signal, 0);
+    } catch (e) {
+      if (stalled) throw stallError();
+      throw new DatasetError(`download of ${url} failed: ${describe(e)}; nothing was written; check the network (or --base-url) and run the command again`);
     }
-    // A server that closes the connection early can end the stream without an error; the length tells.
-    if (total !== null && received !== total) throw new Error("connection closed early");
-  } catch (e) {
-    const of = total === null ? "an unknown number of" : String(total);
-    const why = opts.signal?.aborted ? "cancelled" : describe(e);
-    throw new DatasetError(`download of ${file} interrupted after ${received} of ${of} bytes (${why}); nothing was written; run the command again`);
+    arm();
+    const status = res.statusCode ?? 0;
+    if (status !== 200) {
+      res.resume();
+      throw new DatasetError(`download of ${url} failed: HTTP ${status} ${res.statusMessage ?? ""}`.trimEnd() + "; nothing was written; check the URL (or --base-url) and run the command again");
+    }
+    const lenHeader = res.headers["content-length"];
+    const total = lenHeader !== undefined && /^\d+$/.test(lenHeader) ? Number(lenHeader) : null;
+    const hash = createHash("md5");
+    const fh = await open(part, "w");
+    let received = 0;
+    try {
+      for await (const chunk of res as AsyncIterable<Uint8Array>) {
+        arm();
+        await fh.write(chunk);
+        hash.update(chunk);
+        received += chunk.length;
+        opts.onProgress?.({ file, received, total, elapsedMs: Date.now() - t0, done: false });
+      }
+      // A server that closes the connection early can end the stream without an error; the length tells.
+      if (ac.signal.aborted) throw new Error("aborted");
+      if (total !== null && received !== total) throw new Error("connection closed early");
+    } catch (e) {
+      if (stalled) throw stallError();
+      const of = total === null ? "an unknown number of" : String(total);
+      const why = opts.signal?.aborted ? "cancelled" : describe(e);
+      throw new DatasetError(`download of ${file} interrupted after ${received} of ${of} bytes (${why}); nothing was written; run the command again`);
+    } finally {
+      await fh.close();
+    }
+    opts.onProgress?.({ file, received, total, elapsedMs: Date.now() - t0, done: true });
+    return hash.digest("hex");
   } finally {
-    await fh.close();
+    clearTimeout(timer);
+    opts.signal?.removeEventListener("abort", onAbort);
   }
-  opts.onProgress?.({ file, received, total, elapsedMs: Date.now() - t0, done: true });
-  return hash.digest("hex");
 }
 
 /** GET with up to 5 redirects; resolves with the final response (any status). */

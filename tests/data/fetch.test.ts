@@ -1,12 +1,13 @@
 // The fetcher against a local HTTP server: verified success (plain files and an extracted
-// tar.gz), and interrupted transfers, HTTP errors and checksum mismatches that leave nothing behind.
+// tar.gz), and interrupted transfers, HTTP errors, checksum mismatches and stalled servers that
+// leave nothing behind.
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { createHash } from "node:crypto";
 import { existsSync } from "node:fs";
 import { mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { createServer, type Server } from "node:http";
-import type { AddressInfo } from "node:net";
+import { createServer as createTcpServer, type AddressInfo, type Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { gzipSync } from "node:zlib";
@@ -25,7 +26,11 @@ const CIFAR_TGZ = gzipSync(writeTar([...CIFAR10_TRAIN_FILES, CIFAR10_TEST_FILE, 
 }))));
 const FILES: Record<string, Uint8Array> = { "a.gz": A, "b.gz": B, [CIFAR10_ARCHIVE]: CIFAR_TGZ };
 
-/** /ok/<f> serves f; /cut/a.gz sends half then drops the connection (/cut/<other> serves it); /moved/<f> redirects to /ok/<f>; else 404. */
+/**
+ * /ok/<f> serves f; /cut/a.gz sends half then drops the connection (/cut/<other> serves it);
+ * /stall/a.gz sends half then nothing more, keeping the connection open (/stall/<other> serves
+ * it); /moved/<f> redirects to /ok/<f>; else 404.
+ */
 function serve(): Promise<{ server: Server; url: string }> {
   const server = createServer((req, res) => {
     const [, mode, name] = (req.url ?? "").split("/");
@@ -33,8 +38,9 @@ function serve(): Promise<{ server: Server; url: string }> {
     if (!body) { res.writeHead(404, "Not Found"); res.end("no"); return; }
     if (mode === "moved") { res.writeHead(302, { location: `/ok/${name}` }); res.end(); return; }
     res.writeHead(200, { "content-length": body.length, "content-type": "application/octet-stream" });
-    if (mode === "ok" || (mode === "cut" && name !== "a.gz")) { res.end(body); return; }
+    if (mode === "ok" || ((mode === "cut" || mode === "stall") && name !== "a.gz")) { res.end(body); return; }
     if (mode === "cut") { res.write(body.subarray(0, body.length >> 1), () => setTimeout(() => res.socket?.destroy(), 20)); return; }
+    if (mode === "stall") { res.write(body.subarray(0, body.length >> 1)); return; }
     res.end();
   });
   return new Promise((resolve) => server.listen(0, "127.0.0.1", () => {
@@ -128,6 +134,36 @@ test("connection refused: clear error", async () => {
     await rm(dir, { recursive: true, force: true });
   }
 });
+
+test("a server that accepts the connection but never answers: error after the idle timeout, naming the URL", async () => {
+  const sockets: Socket[] = [];
+  const server = createTcpServer((s) => sockets.push(s));
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/`;
+  const dir = await mkdtemp(join(tmpdir(), "cdl-fetch-"));
+  try {
+    const t0 = Date.now();
+    const msg = await failure(fetchDataset("x", { dir, baseUrl: url, manifest: manifest([["a.gz", md5(A)]]), idleTimeoutMs: 300 }));
+    assert.ok(Date.now() - t0 < 5000, `took ${Date.now() - t0} ms`);
+    assert.is(sockets.length, 1);
+    assert.match(msg, `download of ${url}a.gz stalled: no data for 0.3 s; nothing was written;`);
+    assert.match(msg, "run the command again");
+    assert.equal(await readdir(dir), []);
+  } finally {
+    for (const s of sockets) s.destroy();
+    await new Promise((r) => server.close(r));
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test("a server that stops sending mid-file: the same error, no .part left", () => withServer(async (url, dir) => {
+  const seen: Progress[] = [];
+  const m = manifest([["b.gz", md5(B)], ["a.gz", md5(A)]]);
+  const msg = await failure(fetchDataset("x", { dir, baseUrl: `${url}/stall/`, manifest: m, idleTimeoutMs: 300, onProgress: (p) => seen.push(p) }));
+  assert.ok(seen.some((p) => p.file === "a.gz" && p.received > 0), "a.gz never started");
+  assert.match(msg, `download of ${url}/stall/a.gz stalled: no data for 0.3 s; nothing was written;`);
+  assert.equal(await readdir(dir), []);
+}));
 
 test("unknown name lists the fetchable ones", async () => {
   assert.match(await failure(fetchDataset("imagenet", { dir: tmpdir() })), "allowed names are fashion-mnist, cifar10");
