@@ -1,8 +1,9 @@
 // `cdl data list` and `cdl data fetch <name>`: which datasets are on this machine, and getting
 // the ones that are not. The only data code that reads the environment (CDL_DATA_BASE_URL) or
-// installs a signal handler.
+// installs signal handlers (SIGINT and SIGTERM, while a fetch runs).
 import { DatasetError, DATASETS, fetchCommand, fetchDir, locateDataset } from "../data/registry.ts";
-import { FETCHABLE, fetchDataset, progressBar } from "../data/fetch.ts";
+import { DEFAULT_IDLE_TIMEOUT_MS, FETCHABLE, fetchDataset, progressBar } from "../data/fetch.ts";
+import { prepareDir } from "../io/dirs.ts";
 
 export interface DataIo {
   out: (line: string) => void;
@@ -11,13 +12,31 @@ export interface DataIo {
   progress: { write(s: string): unknown; isTTY?: boolean };
 }
 
-const USAGE = [
+const LIST_HELP = [
   "usage: cdl data list [--data-dir D]",
-  "       cdl data fetch <name> [--data-dir D] [--base-url U]",
-  `  fetchable names: ${FETCHABLE.join(", ")}; --base-url defaults to $CDL_DATA_BASE_URL, else the official URL`,
+  "Every dataset: its shape and sample counts, whether it is on this machine and where, or the command that gets it.",
+  "  --data-dir D   a directory to look in first (the files directly, or a <name>/ subdirectory of it)",
 ].join("\n");
 
-/** Runs `cdl data <argv>`; returns the exit code (0 ok, 1 failed, 2 usage error). */
+const FETCH_HELP = [
+  "usage: cdl data fetch <name> [--data-dir D] [--base-url U] [--timeout S]",
+  `Downloads <name> (${FETCHABLE.join(", ")}), checks the published MD5s and writes the files only when all of them`,
+  "are verified; an error, Ctrl-C or SIGTERM leaves nothing behind.",
+  "  --data-dir D   where the files go (default <repo>/data/<name>)",
+  "  --base-url U   a mirror to download from (default $CDL_DATA_BASE_URL, else the official URL)",
+  `  --timeout S    give up when no data arrives for S seconds (default ${DEFAULT_IDLE_TIMEOUT_MS / 1000})`,
+].join("\n");
+
+const USAGE = [
+  "usage: cdl data list [--data-dir D]",
+  "       cdl data fetch <name> [--data-dir D] [--base-url U] [--timeout S]",
+  `  fetchable names: ${FETCHABLE.join(", ")}; cdl data list --help and cdl data fetch --help say more`,
+].join("\n");
+
+/** Exit codes of a fetch stopped by a signal: 128 + the signal's number, as shells report it. */
+const SIGNAL_EXIT: Record<string, number> = { SIGINT: 130, SIGTERM: 143 };
+
+/** Runs `cdl data <argv>`; returns the exit code (0 ok, 1 failed, 2 usage error, 130/143 stopped by SIGINT/SIGTERM). */
 export async function dataCommand(argv: string[], io: DataIo = defaultIo()): Promise<number> {
   const [sub, ...rest] = argv;
   if (sub === undefined || sub === "help" || sub === "--help" || sub === "-h") {
@@ -28,7 +47,11 @@ export async function dataCommand(argv: string[], io: DataIo = defaultIo()): Pro
     io.err(`cdl data: unknown sub-command "${sub}" (allowed: list, fetch)`);
     return 2;
   }
-  const allowed = sub === "list" ? ["--data-dir"] : ["--data-dir", "--base-url"];
+  if (rest.includes("--help") || rest.includes("-h")) {
+    io.out(sub === "list" ? LIST_HELP : FETCH_HELP);
+    return 0;
+  }
+  const allowed = sub === "list" ? ["--data-dir"] : ["--data-dir", "--base-url", "--timeout"];
   const parsed = parseFlags(rest, allowed);
   if (typeof parsed === "string") {
     io.err(`cdl data ${sub}: ${parsed}`);
@@ -48,26 +71,41 @@ export async function dataCommand(argv: string[], io: DataIo = defaultIo()): Pro
     io.err(`cdl data fetch: expected one dataset name (allowed: ${FETCHABLE.join(", ")}), got ${got}`);
     return 2;
   }
-  return fetchCommandRun(positional[0], flags["--data-dir"], flags["--base-url"] ?? envBaseUrl(), io);
+  const timeout = flags["--timeout"] === undefined ? DEFAULT_IDLE_TIMEOUT_MS / 1000 : Number(flags["--timeout"]);
+  if (!Number.isFinite(timeout) || timeout <= 0) {
+    io.err(`cdl data fetch: --timeout must be a positive number of seconds, got "${flags["--timeout"]}"`);
+    return 2;
+  }
+  return fetchCommandRun(positional[0], flags["--data-dir"], flags["--base-url"] ?? envBaseUrl(), timeout, io);
 }
 
-async function fetchCommandRun(name: string, dataDir: string | undefined, baseUrl: string | undefined, io: DataIo): Promise<number> {
-  const dir = fetchDir(name, dataDir);
+/**
+ * Fetches `name`; SIGINT and SIGTERM abort the download (its .part files are deleted) and give
+ * exit code 130 or 143. A data directory that cannot be used is a ConfigError, thrown before
+ * any download (one line; the CLI prints it and exits 2).
+ */
+async function fetchCommandRun(name: string, dataDir: string | undefined, baseUrl: string | undefined, timeoutSeconds: number, io: DataIo): Promise<number> {
+  const dir = prepareDir(fetchDir(name, dataDir), dataDir === undefined ? "data directory" : "--data-dir");
   const ac = new AbortController();
-  const onSigint = () => ac.abort();
-  process.once("SIGINT", onSigint);
+  let stoppedBy: NodeJS.Signals | undefined;
+  const onSignal = (sig: NodeJS.Signals) => { stoppedBy = sig; ac.abort(); };
+  process.once("SIGINT", onSignal);
+  process.once("SIGTERM", onSignal);
   try {
-    const r = await fetchDataset(name, { dir, baseUrl, onProgress: progressBar(io.progress), signal: ac.signal });
+    const r = await fetchDataset(name, { dir, baseUrl, onProgress: progressBar(io.progress), signal: ac.signal, idleTimeoutMs: timeoutSeconds * 1000 });
     io.out(r.alreadyPresent ? `${name}: already present in ${r.dir}` : `${name}: ${r.files.length} files verified and written to ${r.dir}`);
     return 0;
   } catch (e) {
-    if (e instanceof DatasetError) {
-      io.err(`cdl data fetch: ${e.message}`);
-      return 1;
+    if (!(e instanceof DatasetError)) throw e;
+    if (stoppedBy) {
+      io.err(`cdl data fetch: stopped by ${stoppedBy}; nothing was written`);
+      return SIGNAL_EXIT[stoppedBy] ?? 1;
     }
-    throw e;
+    io.err(`cdl data fetch: ${e.message}`);
+    return 1;
   } finally {
-    process.removeListener("SIGINT", onSigint);
+    process.removeListener("SIGINT", onSignal);
+    process.removeListener("SIGTERM", onSignal);
   }
 }
 
