@@ -1,6 +1,7 @@
 // Centralized training: one model, all the data. The `cdl train` job and the `centralized`
 // baseline of consensus runs. Evaluation time is excluded from the reported throughput.
 import type { Dataset } from "./data/dataset.ts";
+import { ConfigError } from "./errors.ts";
 import { Net, type InitScheme, type SgdOptions } from "./nn/net.ts";
 import { planModel, type LayerSpec, type PresetName } from "./nn/spec.ts";
 import { Rng } from "./rng.ts";
@@ -9,7 +10,7 @@ import { loadEngine, type Flavor } from "./wasm/loader.ts";
 export interface TrainConfig {
   /** A preset name or a layer list. */
   model: PresetName | LayerSpec[];
-  /** Passes over the training set. */
+  /** Passes over the training set, a positive integer. */
   epochs: number;
   /** Minibatch size. */
   batch: number;
@@ -19,7 +20,8 @@ export interface TrainConfig {
   seed: number;
   /** Kernel implementation: SIMD build, scalar build or TS reference. */
   flavor: Flavor;
-  init: InitScheme;
+  /** Weight initialisation (default pytorch: torch.nn's own for Conv2d and Linear). */
+  init?: InitScheme;
   /** Use only the first N training samples (undefined = all). */
   trainLimit?: number;
   /** Evaluate on the first N test samples at the end (undefined = the full test set). */
@@ -42,7 +44,11 @@ export function learningRate(s: { lr: number; lrSchedule: LrSchedule; warmup: nu
   return s.lr * Math.min(decay, ramp);
 }
 
-export interface TrainProgress { epoch: number; epochs: number; step: number; stepsPerEpoch: number; samples: number; loss: number; samplesPerSecond: number }
+export interface TrainProgress {
+  epoch: number; epochs: number; step: number; stepsPerEpoch: number; samples: number; loss: number; samplesPerSecond: number;
+  /** The learning rate this step ran at (the schedule's value). */
+  lr: number;
+}
 
 export interface TrainResult {
   testAccuracy: number;
@@ -65,15 +71,23 @@ export function memoryMBFor(bytes: number): number {
   return Math.ceil(bytes / 2 ** 20 + 8);
 }
 
+function noSamples(name: string, what: string, count: number, flag: string, limit: number | undefined): string {
+  return count < 1 ? `dataset ${name} has no ${what} samples` : `${flag} ${limit} leaves no ${what} samples (${name} has ${count}); use at least 1`;
+}
+
 export async function trainCentralized(ds: Dataset, cfg: TrainConfig, onProgress?: (p: TrainProgress) => void): Promise<TrainResult> {
+  const n = Math.min(cfg.trainLimit ?? ds.train.count, ds.train.count);
+  const testCount = Math.min(cfg.testLimit ?? ds.test.count, ds.test.count);
+  if (!(Number.isInteger(cfg.epochs) && cfg.epochs >= 1)) throw new ConfigError(`epochs must be a positive integer, got ${cfg.epochs}`);
+  if (!(n >= 1)) throw new ConfigError(noSamples(ds.name, "training", ds.train.count, "--train-limit", cfg.trainLimit));
+  if (!(testCount >= 1)) throw new ConfigError(noSamples(ds.name, "test", ds.test.count, "--test-limit", cfg.testLimit));
   const plan = planModel(cfg.model, ds.shape, ds.classes);
   const engine = await loadEngine({ flavor: cfg.flavor, memoryMB: memoryMBFor(Net.bytesNeeded(plan, cfg.batch) + Net.paramSetBytes(plan)) });
   const net = new Net(engine, plan, cfg.batch);
   const params = net.newParams();
   const rng = new Rng(cfg.seed);
-  net.init(params.theta, rng.fork(1), cfg.init);
+  net.init(params.theta, rng.fork(1), cfg.init ?? "pytorch");
   const shuffle = rng.fork(2), dropout = rng.fork(3), aug = rng.fork(4);
-  const n = Math.min(cfg.trainLimit ?? ds.train.count, ds.train.count);
   const stepsPerEpoch = Math.ceil(n / cfg.batch);
   const losses: number[] = [], epochLosses: number[] = [];
   let trainMs = 0, samples = 0;
@@ -91,16 +105,17 @@ export async function trainCentralized(ds: Dataset, cfg: TrainConfig, onProgress
       const loss = net.trainStep(params, B, sgd, dropout);
       trainMs += performance.now() - t0;
       if (!Number.isFinite(loss)) {
-        throw new Error(`training diverged at epoch ${epoch + 1} step ${step + 1} (loss ${loss}): lower --lr (now ${cfg.sgd.lr})`);
+        const wd = cfg.sgd.weightDecay ? ` or --weight-decay (now ${cfg.sgd.weightDecay})` : "";
+        throw new ConfigError(`training diverged at epoch ${epoch + 1} step ${step + 1} (loss ${loss}): lower --lr (now ${cfg.sgd.lr})${wd}`);
       }
       samples += B;
       losses.push(loss);
       epochLoss += loss;
-      onProgress?.({ epoch: epoch + 1, epochs: cfg.epochs, step: step + 1, stepsPerEpoch, samples, loss, samplesPerSecond: samples / (trainMs / 1000) });
+      onProgress?.({ epoch: epoch + 1, epochs: cfg.epochs, step: step + 1, stepsPerEpoch, samples, loss, samplesPerSecond: samples / (trainMs / 1000), lr: sgd.lr });
     }
     epochLosses.push(epochLoss / stepsPerEpoch);
   }
-  const test = net.evaluate(params.theta, ds, ds.test, { limit: cfg.testLimit });
+  const test = net.evaluate(params.theta, ds, ds.test, { limit: testCount });
   return {
     testAccuracy: test.accuracy, testLoss: test.loss, trainLoss: epochLosses[epochLosses.length - 1] ?? NaN,
     samplesPerSecond: samples / (trainMs / 1000), trainSeconds: trainMs / 1000,
