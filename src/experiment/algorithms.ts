@@ -144,7 +144,7 @@ async function runAsync(w: World, h: Hooks): Promise<RunEnd> {
       if (r.outcome !== "kept") letGo(snap);
       else {
         if (r.displaced) letGo(r.displaced);
-        if (alg === "cdl-on-receive" && !s.done && network.isUp(s.id, t)) agree(w, s, [snap]);
+        if (alg === "cdl-on-receive" && !s.done && network.isUp(s.id, t) && t - snap.sentAt <= cfg.maxStaleness) agree(w, s, [snap]);
       }
     } else {
       const s = nodes[e.node];
@@ -247,8 +247,8 @@ async function runRounds(w: World, h: Hooks, more: () => boolean, round: (t: num
 function runFedAvg(w: World, h: Hooks): Promise<RunEnd> {
   const { cfg, nodes } = w;
   const n = nodes.length, k = w.net.engine.kernels, P = w.plan.numParams;
-  // The server is node n of a star; its links share the run's failure model (the server never crashes
-  // in the sense that its crash process is drawn like any node's; a crashed server loses that round).
+  // The server is node n of a star whose links share the run's failure model; the server's own
+  // crash process is drawn like a node's, and a message to or from a crashed server is lost.
   const star = new Network(fromEdges(n + 1, nodes.map((s) => [s.id, n] as [number, number]), "fedavg-star"), w.network.config, cfg.seed);
   w.serverNetwork = star;
   const global = w.net.newParams().theta;

@@ -113,7 +113,7 @@ export function readCheckpoint(dir: string): Checkpoint {
   const path = join(dir, CHECKPOINT_FILE);
   let bytes: Uint8Array;
   try {
-    bytes = readFileSync(path);
+    bytes = new Uint8Array(readFileSync(path)); // a plain copy: a Buffer's slice() would share its pool
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
     throw new ConfigError(`--resume ${dir}: no checkpoint there (${code === "ENOENT" ? `${CHECKPOINT_FILE} not found` : code}); a run writes one when interrupted or with --checkpoint-every`);

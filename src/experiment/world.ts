@@ -146,7 +146,7 @@ export async function buildWorld(cfg: RunConfig, preloaded?: Dataset): Promise<W
   const nodes: NodeState[] = [];
   for (let i = 0; i < n; i++) {
     const params = net.newParams();
-    if (i === 0) net.init(params.theta, init);
+    if (i === 0) net.init(params.theta, init, cfg.init);
     else params.theta.view.set(nodes[0].params.theta.view);
     const streams = root.fork(100 + i);
     const shuffleRng = streams.fork(1);
