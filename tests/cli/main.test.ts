@@ -31,7 +31,7 @@ function usageError(r: ReturnType<typeof cdl>, ...patterns: RegExp[]) {
     assert.match(lines[i], /^error: /);
     assert.match(lines[i], p);
   });
-  assert.not.match(r.stderr, /\s+at\s|Error:/, "no stack trace");
+  assert.not.match(r.stderr, /^\s+at |Error:/m, "no stack trace");
 }
 
 test("run --nodes 0x10: one line, exit 2", () => {
@@ -49,6 +49,10 @@ test("run --epochs inf without a time limit; train with a positional word; an un
   usageError(cdl("train", "mnist"), /cdl train: unexpected argument 'mnist'/);
   usageError(cdl("train", "--lr", "inf"), /--lr must be a finite number ≥ 0, got 'inf'/);
   usageError(cdl("nosuch"), /unknown command 'nosuch' \(allowed: run, train, data\)/);
+});
+
+test("train --lr 1e6 diverges: one error line naming --lr, exit 2", () => {
+  usageError(cdl("train", "--model", "mlp", "--train-limit", "256", "--test-limit", "10", "--lr", "1e6", "--quiet"), /training diverged .*lower --lr \(now 1000000\)/);
 });
 
 test("train --json: testSamples is what was evaluated; a fractional epoch applies to --train-limit", () => {
