@@ -9,6 +9,7 @@ import { gzipSync } from "node:zlib";
 import { CIFAR10_TEST_FILE, CIFAR10_TRAIN_FILES, cifarSplit, loadCifar10 } from "../../src/data/cifar10.ts";
 import { DatasetError, loadDataset, locateDataset } from "../../src/data/registry.ts";
 import { readTar, tarMember, writeTar } from "../../src/data/tar.ts";
+import { skipIf } from "../skip.ts";
 
 const FIX = "re-download with `npm run cdl -- data fetch cifar10`";
 
@@ -119,13 +120,16 @@ test("tar: corrupt header checksum, long names via prefix, GNU long names", asyn
   assert.is(entries[0].name, gnuName);
 });
 
-test("missing dataset: where it looked and the one command to get it", async () => {
-  const dir = join(tmpdir(), "cdl-cifar-nowhere");
-  const loc = locateDataset("cifar10", { dataDir: dir });
-  if (loc.found) return; // a real CIFAR-10 in the repo's data/ would be found after --data-dir
-  const msg = await error(() => loadDataset("cifar10", { dataDir: dir }));
-  assert.match(msg, `not found in ${dir}`);
-  assert.match(msg, `get it with \`npm run cdl -- data fetch cifar10 --data-dir ${dir}\``);
+// A real CIFAR-10 in the repo's data/ would be found after an empty --data-dir.
+skipIf(locateDataset("cifar10").found && "CIFAR-10 is installed in data/, so it cannot be missing")("missing dataset: where it looked and the one command to get it", async () => {
+  const dir = await mkdtemp(join(tmpdir(), "cdl-cifar-empty-"));
+  try {
+    const msg = await error(() => loadDataset("cifar10", { dataDir: dir }));
+    assert.match(msg, `not found in ${dir}`);
+    assert.match(msg, `get it with \`npm run cdl -- data fetch cifar10 --data-dir ${dir}\``);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
 });
 
 test.run();
