@@ -9,7 +9,7 @@ import { formatHistogram } from "../data/partition.ts";
 import { ConfigError } from "../errors.ts";
 import { prepareDir, writeAtomic } from "../io/dirs.ts";
 import type { EvalResult } from "../nn/net.ts";
-import { agreeDeadline } from "../node/program.ts";
+import { learnDeadline } from "../node/program.ts";
 import { htmlReport, lineChart, PALETTE, type Series } from "../report/svg.ts";
 import { runtimeInfo } from "../runtime.ts";
 import { runAlgorithm, type Hooks, type SimState } from "./algorithms.ts";
@@ -260,7 +260,8 @@ function checkFeasible(w: World, evalEvery: number): void {
 export function nominalDuration(w: World): number {
   const { cfg } = w;
   const rounds = cfg.algorithm === "dpsgd" || cfg.algorithm === "fedavg";
-  if (cfg.budget === "time" && !rounds) return Number.isFinite(agreeDeadline(w)) ? agreeDeadline(w) : cfg.timeLimit;
+  // The learning phase only, as under --budget steps, so runs of equal-speed nodes evaluate at the same times.
+  if (cfg.budget === "time" && !rounds) return Number.isFinite(learnDeadline(w)) ? learnDeadline(w) : cfg.timeLimit;
   const slow = cfg.stragglers > 0 ? cfg.stragglerFactor : 1;
   const compute = w.nodes[0].budgetSteps * w.stepCost * slow;
   if (!Number.isFinite(compute)) return cfg.timeLimit;
