@@ -20,6 +20,8 @@ export interface FlagSpec {
   above?: number;
   /** `inf` / `Infinity` accepted (the help says what it means); otherwise a number must be finite. */
   infinite?: boolean;
+  /** Words a number flag takes besides numbers (e.g. "auto"); the value is then the word. */
+  words?: readonly string[];
   help: string;
 }
 
@@ -70,7 +72,7 @@ export function describe(s: FlagSpec): string {
   const range = s.min !== undefined && s.max !== undefined ? ` in [${s.min}, ${s.max}]`
     : s.above !== undefined && s.max !== undefined ? ` in (${s.above}, ${s.max}]`
     : lower ? ` ${lower}` : s.max !== undefined ? ` ≤ ${s.max}` : "";
-  return `${kind}${range}${s.infinite ? ", or inf" : ""}`;
+  return `${kind}${range}${s.infinite ? ", or inf" : ""}${s.words ? `, or ${s.words.join(", ")}` : ""}`;
 }
 
 /** Decimal notation only: digits, optional sign, decimal point and exponent (no hex, no blanks). */
@@ -96,6 +98,7 @@ export function coerce(cmd: string, name: string, spec: FlagSpec, raw: string): 
       if (spec.allowed && !spec.allowed.includes(raw)) throw bad();
       return raw;
     case "int": case "number": {
+      if (spec.words?.includes(raw)) return raw;
       // Number() alone would take "0x10", " 8 ", "" and "1e999" (→ Infinity).
       const v = INFINITY_WORDS.includes(raw) ? Infinity : DECIMAL.test(raw) && Number.isFinite(Number(raw)) ? Number(raw) : NaN;
       if (!inRange(spec, v)) throw bad();
@@ -135,6 +138,7 @@ export function jsonValue(spec: FlagSpec, raw: unknown): { value: unknown } | { 
       if (typeof raw !== "string") return bad(` (${jsonType(raw)})`);
       return spec.allowed && !spec.allowed.includes(raw) ? bad() : { value: raw };
     case "int": case "number": {
+      if (typeof raw === "string" && spec.words?.includes(raw)) return { value: raw };
       const v = raw === null || (spec.infinite && typeof raw === "string" && INFINITY_WORDS.includes(raw)) ? Infinity : raw;
       if (typeof v !== "number") return bad(` (${jsonType(raw)}; write a JSON number${spec.infinite ? ' or "inf"' : ""})`);
       return inRange(spec, v) ? { value: v } : bad();

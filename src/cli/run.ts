@@ -79,7 +79,9 @@ function header(w: World): string {
     ? `budget: every node learns until virtual time ${learnDeadline(w).toFixed(2)} s (${w.nodes[0].budgetSteps} steps of ${c.batch} on a normal node)` +
       (c.agreeSteps > 0 && c.algorithm !== "isolated" && c.algorithm !== "centralized" ? `, then agrees until ${agreeDeadline(w).toFixed(2)} s` : "")
     : `budget: ${w.nodes[0].budgetSteps} steps of ${c.batch} per node`;
-  lines.push(`${budget}; step cost ${(w.stepCost * 1000).toFixed(1)} ms virtual, message ${(w.messageBytes / 1024).toFixed(0)} KiB`);
+  const msg = w.network.transferTime(w.messageBytes) + c.jitter;
+  lines.push(`${budget}; step cost ${(w.stepCost * 1000).toFixed(1)} ms virtual, message ${(w.messageBytes / 1024).toFixed(0)} KiB in ${(msg * 1000).toFixed(1)} ms; ` +
+    `K = ${w.localSteps} local steps per ${rounds ? "round" : "consensus step"}${c.localSteps === "auto" && c.algorithm === "cdl" ? " (auto: about two message times)" : ""}`);
   const missing = w.histogram[0].map((_, k) => k).filter((k) => w.histogram.every((row) => row[k] === 0));
   if (missing.length) {
     lines.push(`note: ${missing.length} of ${w.ds.classes} classes are on no node (${missing.map((k) => w.ds.classNames?.[k] ?? k).join(", ")}): ` +

@@ -263,7 +263,7 @@ function runFedAvg(w: World, h: Hooks): Promise<RunEnd> {
       const down = star.send(n, s.id, w.messageBytes, t);
       let start = t;
       if (down.delivered) { star.arrive(n, s.id, w.messageBytes); s.params.theta.view.set(global.view); start = down.arrival; }
-      const done = trainFor(w, w.network, s, cfg.localSteps, start, h);
+      const done = trainFor(w, w.network, s, w.localSteps, start, h);
       if (done === null) continue;
       roundEnd = Math.max(roundEnd, done);
       const up = star.send(s.id, n, w.messageBytes, done);
@@ -299,7 +299,7 @@ function runDpsgd(w: World, h: Hooks): Promise<RunEnd> {
     for (const s of nodes) {
       if (agreeing) s.agreeSteps++;
       if (!network.isUp(s.id, t)) continue;
-      const done = trainFor(w, network, s, cfg.localSteps, t, h);
+      const done = trainFor(w, network, s, w.localSteps, t, h);
       if (done === null) continue;
       alive.push(s);
       barrier = Math.max(barrier, done);

@@ -265,7 +265,7 @@ export function nominalDuration(w: World): number {
   const slow = cfg.stragglers > 0 ? cfg.stragglerFactor : 1;
   const compute = w.nodes[0].budgetSteps * w.stepCost * slow;
   if (!Number.isFinite(compute)) return cfg.timeLimit;
-  const n = Math.ceil(w.nodes[0].budgetSteps / cfg.localSteps);
+  const n = Math.ceil(w.nodes[0].budgetSteps / w.localSteps);
   const transfer = w.network.transferTime(w.messageBytes) + cfg.jitter;
   if (cfg.algorithm === "dpsgd") return compute + n * transfer;
   if (cfg.algorithm === "fedavg") return compute + 2 * n * transfer;

@@ -86,6 +86,8 @@ export interface World {
   readonly stepCost: number;
   /** Bytes of one parameter snapshot on the wire. */
   readonly messageBytes: number;
+  /** K, local steps between consensus steps (rounds: per round), with --local-steps auto resolved (see localStepsFor). */
+  readonly localSteps: number;
   /** The fixed test subset of evaluation points. */
   readonly evalIndices: Int32Array;
   /** Engine scratch for a received snapshot, and for the mean model. */
@@ -169,8 +171,23 @@ export async function buildWorld(cfg: RunConfig, preloaded?: Dataset): Promise<W
   evalIndices.sort();
   return {
     cfg, ds, plan, net, topology, lambda2, epsilon, network, serverNetwork: null, nodes, histogram, stepCost,
-    messageBytes: plan.numParams * 4, evalIndices, scratch, mean, trainCount,
+    messageBytes: plan.numParams * 4, localSteps: localStepsFor(cfg, network.transferTime(plan.numParams * 4) + cfg.jitter, stepCost),
+    evalIndices, scratch, mean, trainCount,
   };
+}
+
+/**
+ * --local-steps auto: for cdl, the steps of about two message times (at least 1). A node that mixes
+ * every step with snapshots τ steps old is pulled back towards where its neighbours were, and in
+ * steady state moves at about 1/(1 + ε·d·τ) of its learning speed (10× slower at the defaults:
+ * 1 ms mlp steps, 14 ms messages); mixing every 2τ steps cuts that drag to 1/(1 + ε·d/2) and
+ * keeps the mixing. Where a step is slower than a message (the paper grids) it is 1, as before.
+ * The round-based baselines take 1 (a round waits for the exchange anyway).
+ */
+export function localStepsFor(cfg: RunConfig, messageSeconds: number, stepCost: number): number {
+  if (cfg.localSteps !== "auto") return cfg.localSteps;
+  if (cfg.algorithm !== "cdl") return 1;
+  return Math.max(1, Math.ceil((2 * messageSeconds) / stepCost - 1e-9));
 }
 
 /** Node i's message counters: its topology links plus, under fedavg, its link to the server. */

@@ -62,7 +62,7 @@ export function due(w: World, s: NodeState, t: number, next: number): Due {
   }
   const tick = s.steps + s.agreeSteps + 1;
   const share = sends && (tick % cfg.shareEvery === 0 || last || !learn);
-  const agree = cfg.algorithm === "cdl" && (tick % cfg.localSteps === 0 || last || !learn);
+  const agree = cfg.algorithm === "cdl" && (tick % w.localSteps === 0 || last || !learn);
   return { learn, agree, share, last };
 }
 

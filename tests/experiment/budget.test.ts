@@ -63,7 +63,7 @@ test("the learning rate follows the shared clock: a straggler's rate at time t i
 
 test("due(): learn until T, then agree and share until the agreement deadline; the last step is the one after which no step fits", () => {
   const cfg = runConfig({ algorithm: "cdl", budget: "time", agreeSteps: 2, localSteps: 1, shareEvery: 1 });
-  const w = { cfg, stepCost: 1, nodes: [{ budgetSteps: 3 }] } as unknown as World;
+  const w = { cfg, stepCost: 1, localSteps: 1, nodes: [{ budgetSteps: 3 }] } as unknown as World;
   const s = { steps: 0, agreeSteps: 0, budgetSteps: 3 } as World["nodes"][number];
   const at = (t: number, next: number) => due(w, s, t, next);
   assert.equal(at(1, 2), { learn: true, agree: true, share: true, last: false });
