@@ -64,6 +64,9 @@ export interface TrainResult {
   samples: number;
   /** The .wasm build that ran the kernels (null: the TS reference). */
   build: string | null;
+  /** Stopped by shouldStop before the end: the test figures are then on `testSamples` samples only. */
+  interrupted: boolean;
+  testSamples: number;
 }
 
 /** Engine memory in MB for `bytes` of buffers (from Net.bytesNeeded and friends) plus 8 MB of headroom. */
@@ -75,7 +78,12 @@ function noSamples(name: string, what: string, count: number, flag: string, limi
   return count < 1 ? `dataset ${name} has no ${what} samples` : `${flag} ${limit} leaves no ${what} samples (${name} has ${count}); use at least 1`;
 }
 
-export async function trainCentralized(ds: Dataset, cfg: TrainConfig, onProgress?: (p: TrainProgress) => void): Promise<TrainResult> {
+/** Test samples an interrupted run is evaluated on, so that it exits within a second or two. */
+const INTERRUPTED_TEST_SAMPLES = 1000;
+
+/** `shouldStop` is asked before every step (an interrupt): true ends training there. */
+export async function trainCentralized(ds: Dataset, cfg: TrainConfig, onProgress?: (p: TrainProgress) => void,
+  shouldStop?: () => boolean): Promise<TrainResult> {
   const n = Math.min(cfg.trainLimit ?? ds.train.count, ds.train.count);
   const testCount = Math.min(cfg.testLimit ?? ds.test.count, ds.test.count);
   if (!(Number.isInteger(cfg.epochs) && cfg.epochs >= 1)) throw new ConfigError(`epochs must be a positive integer, got ${cfg.epochs}`);
@@ -94,10 +102,16 @@ export async function trainCentralized(ds: Dataset, cfg: TrainConfig, onProgress
   const schedule = { lr: cfg.sgd.lr, lrSchedule: cfg.lrSchedule ?? "constant", warmup: cfg.warmup ?? 0 };
   const budget = cfg.epochs * stepsPerEpoch;
   const sgd = { ...cfg.sgd }; // its lr follows the schedule, step by step
-  for (let epoch = 0; epoch < cfg.epochs; epoch++) {
+  let interrupted = false, lastYield = performance.now();
+  epochs: for (let epoch = 0; epoch < cfg.epochs; epoch++) {
     const order = shuffle.permutation(ds.train.count).subarray(0, n);
     let epochLoss = 0;
     for (let step = 0; step < stepsPerEpoch; step++) {
+      if (shouldStop && performance.now() - lastYield > 100) { // let signal handlers run
+        await new Promise((r) => setTimeout(r, 0));
+        lastYield = performance.now();
+      }
+      if (shouldStop?.()) { interrupted = true; break epochs; }
       const t0 = performance.now();
       const from = step * cfg.batch, B = Math.min(cfg.batch, n - from);
       net.loadBatch(ds, ds.train, order, from, B, cfg.augment ? { augment: { rng: aug } } : undefined);
@@ -115,8 +129,10 @@ export async function trainCentralized(ds: Dataset, cfg: TrainConfig, onProgress
     }
     epochLosses.push(epochLoss / stepsPerEpoch);
   }
-  const test = net.evaluate(params.theta, ds, ds.test, { limit: testCount });
+  const tested = interrupted ? Math.min(testCount, INTERRUPTED_TEST_SAMPLES) : testCount;
+  const test = net.evaluate(params.theta, ds, ds.test, { limit: tested });
   return {
+    interrupted, testSamples: tested,
     testAccuracy: test.accuracy, testLoss: test.loss, trainLoss: epochLosses[epochLosses.length - 1] ?? NaN,
     samplesPerSecond: samples / (trainMs / 1000), trainSeconds: trainMs / 1000,
     epochLosses, losses, numParams: plan.numParams, samples, build: engine.build,

@@ -49,6 +49,14 @@ export async function trainCommand(argv: string[]): Promise<number> {
   const limit = f["train-limit"] as number | undefined;
   const trainLimit = fraction < 1 ? Math.max(1, Math.round(Math.min(limit ?? ds.train.count, ds.train.count) * fraction)) : limit;
   const progress = new Progress(!(f.quiet as boolean));
+  // SIGINT/SIGTERM: finish the current step, report the model so far, exit (a second signal: at once).
+  let signal: NodeJS.Signals | null = null;
+  const onSignal = (sig: NodeJS.Signals) => {
+    if (signal) process.exit(sig === "SIGINT" ? 130 : 143);
+    signal = sig;
+  };
+  process.on("SIGINT", onSignal);
+  process.on("SIGTERM", onSignal);
   if (!f.json) console.log(`cdl train: ${f.model} on ${ds.name} (${ds.train.count} train / ${ds.test.count} test, from ${ds.source}), batch ${f.batch}, lr ${f.lr}${f["lr-schedule"] === "linear" ? " (linear decay)" : ""}, seed ${f.seed}, engine ${f.engine}`);
   const res = await trainCentralized(ds, {
     model: f.model as PresetName, epochs: epochsInt, batch: f.batch as number,
@@ -58,14 +66,23 @@ export async function trainCommand(argv: string[]): Promise<number> {
     lrSchedule: f["lr-schedule"] as LrSchedule, warmup: f.warmup as number,
   }, (p) => progress.update(
     `epoch ${p.epoch}/${p.epochs}  step ${p.step}/${p.stepsPerEpoch}  loss ${p.loss.toFixed(4)}  ${Math.round(p.samplesPerSecond)} samples/s`,
-    p.step === p.stepsPerEpoch));
+    p.step === p.stepsPerEpoch), () => signal !== null).finally(() => {
+    process.removeListener("SIGINT", onSignal);
+    process.removeListener("SIGTERM", onSignal);
+  });
   progress.done();
+  if (res.interrupted) {
+    console.error(`${signal}: training stopped after ${res.samples} samples; the model so far: test accuracy ${(100 * res.testAccuracy).toFixed(2)}% on ${res.testSamples} test samples. ` +
+      `cdl train keeps no run directory; for a run that writes a checkpoint and resumes, use cdl run --algorithm centralized`);
+    if (f.json) console.log(JSON.stringify({ command: "train", interrupted: true, samples: res.samples, testAccuracy: res.testAccuracy, testSamples: res.testSamples }));
+    return signal === "SIGTERM" ? 143 : 130;
+  }
   const wallSeconds = (performance.now() - wall0) / 1000;
   const info = runtimeInfo();
   if (f.json) {
     console.log(JSON.stringify({
       command: "train", dataset: ds.name, model: f.model, epochs: f.epochs, batch: f.batch, lr: f.lr, lrSchedule: f["lr-schedule"], warmup: f.warmup, momentum: f.momentum, seed: f.seed,
-      testAccuracy: res.testAccuracy, testLoss: res.testLoss, trainLoss: res.trainLoss, testSamples: Math.min((f["test-limit"] as number | undefined) ?? ds.test.count, ds.test.count),
+      testAccuracy: res.testAccuracy, testLoss: res.testLoss, trainLoss: res.trainLoss, testSamples: res.testSamples,
       samples: res.samples, samplesPerSecond: res.samplesPerSecond, trainSeconds: res.trainSeconds, wallSeconds, numParams: res.numParams,
       engine: f.engine, build: res.build, ...info,
     }));

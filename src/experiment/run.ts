@@ -225,7 +225,7 @@ function weightsName(cfg: RunConfig): string {
 }
 
 /** Most up/down changes of links and nodes, and evaluation points, a run may draw. */
-const MAX_TOGGLES = 5e7, MAX_EVAL_POINTS = 1e5;
+const MAX_TOGGLES = 2e6, MAX_EVAL_POINTS = 1e5;
 
 /**
  * Refuses, before any training, runs that could not end or would do nothing useful: steps that

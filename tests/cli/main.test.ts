@@ -3,24 +3,15 @@
 // reports what it actually evaluated.
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
+import { cdlSync } from "../cli.ts";
 
-const root = fileURLToPath(new URL(import.meta.url.includes("/dist/tests/") ? "../../../" : "../../", import.meta.url));
 const dir = mkdtempSync(join(tmpdir(), "cdl-cli-main-"));
 
-/** Runs `cdl ...args` in a temp dir: Node runs the compiled CLI, Bun and Deno its sources. */
-function cdl(...args: string[]): { status: number | null; stdout: string; stderr: string } {
-  const g = globalThis as { Bun?: unknown; Deno?: unknown };
-  const pre = g.Bun ? ["run", join(root, "src/cli/main.ts")]
-    : g.Deno ? ["run", "-A", "--quiet", join(root, "src/cli/main.ts")]
-    : [join(root, "dist/src/cli/main.js")];
-  const r = spawnSync(process.execPath, [...pre, ...args], { cwd: dir, encoding: "utf8", env: { ...process.env, NO_COLOR: "1" } });
-  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
-}
+/** Runs `cdl ...args` in a temp dir. */
+const cdl = (...args: string[]) => cdlSync(args, dir);
 
 /** Exit code 2 and exactly `lines` lines on stderr, each `error: …`, matching `patterns` in order. */
 function usageError(r: ReturnType<typeof cdl>, ...patterns: RegExp[]) {

@@ -4,44 +4,17 @@
 // killed after 20 s; servers listen on 127.0.0.1 only.
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { spawn } from "node:child_process";
 import { existsSync } from "node:fs";
 import { mkdtemp, readdir, rm } from "node:fs/promises";
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
+import { cdl as run, type Exit } from "../cli.ts";
 import { skipIf } from "../skip.ts";
 
-const compiled = import.meta.url.includes("/dist/tests/");
-const root = fileURLToPath(new URL(compiled ? "../../../" : "../../", import.meta.url));
-
-/** The command line that runs `cdl` on the runtime running this test. */
-function cdlArgv(args: string[]): [string, string[]] {
-  const g = globalThis as { Bun?: unknown; Deno?: unknown };
-  if (g.Deno) return [process.execPath, ["run", "-A", "--quiet", join(root, "src/cli/main.ts"), ...args]];
-  if (g.Bun) return [process.execPath, [join(root, "src/cli/main.ts"), ...args]];
-  return [process.execPath, [join(root, "dist/src/cli/main.js"), ...args]];
-}
-
-interface Exit { code: number | null; signal: string | null; stdout: string; stderr: string; ms: number }
-
-/** Runs `cdl args`; `during` gets the child's pid while it runs. Killed after 20 s. */
-function cdl(args: string[], during?: (pid: number) => Promise<void>): Promise<Exit> {
-  const [cmd, argv] = cdlArgv(args);
-  const t0 = Date.now();
-  const child = spawn(cmd, argv, { cwd: root, stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, NO_COLOR: "1" } });
-  let stdout = "", stderr = "";
-  child.stdout.setEncoding("utf8").on("data", (s: string) => (stdout += s));
-  child.stderr.setEncoding("utf8").on("data", (s: string) => (stderr += s));
-  const killer = setTimeout(() => child.kill("SIGKILL"), 20_000);
-  if (during) during(child.pid!).catch((e) => { stderr += `test helper failed: ${e}\n`; child.kill("SIGKILL"); });
-  return new Promise((resolve) => child.on("close", (code, signal) => {
-    clearTimeout(killer);
-    resolve({ code, signal, stdout, stderr, ms: Date.now() - t0 });
-  }));
-}
+/** `cdl args` in the background; `during` gets the pid while it runs. Killed after 20 s. */
+const cdl = (args: string[], during?: (pid: number) => Promise<void>): Promise<Exit> => run(args, { during, timeoutMs: 20_000 });
 
 async function until(cond: () => boolean, ms: number): Promise<void> {
   for (const t0 = Date.now(); !cond(); await new Promise((r) => setTimeout(r, 20))) {

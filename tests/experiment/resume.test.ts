@@ -4,11 +4,10 @@
 // drops, link failures, jitter, crashes and momentum, interrupted once or twice.
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { spawn } from "node:child_process";
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
+import { assertExit, cdl } from "../cli.ts";
 import { runConfig, type RunConfig } from "../../src/experiment/config.ts";
 import { CHECKPOINT_FILE } from "../../src/experiment/checkpoint.ts";
 import { runExperiment, type RunOptions, type RunSummary } from "../../src/experiment/run.ts";
@@ -105,43 +104,23 @@ test("output locations are checked before training: a file, a path under a file,
 
 // The CLI end to end: a real SIGINT stops the run within 2 s with the checkpoint written, exit
 // code 130; --resume finishes it with the uninterrupted run's metrics.
-const root = fileURLToPath(new URL(import.meta.url.includes("/dist/") ? "../../../" : "../../", import.meta.url));
-const rt = (globalThis as { Bun?: unknown }).Bun ? "bun" : (globalThis as { Deno?: unknown }).Deno ? "deno" : "node";
-const cli = (args: string[]): [string, string[]] => rt === "node" ? [process.execPath, [join(root, "dist/src/cli/main.js"), ...args]]
-  : rt === "bun" ? [process.execPath, [join(root, "src/cli/main.ts"), ...args]] : [process.execPath, ["run", "-A", "--quiet", join(root, "src/cli/main.ts"), ...args]];
-
-function exec(args: string[], onLine?: (line: string, kill: (sig: NodeJS.Signals) => void) => void): Promise<{ code: number | null; signal: string | null; out: string; killedAt: number; endedAt: number }> {
-  const [cmd, argv] = cli(args);
-  return new Promise((resolve) => {
-    const p = spawn(cmd, argv, { cwd: root, stdio: ["ignore", "pipe", "pipe"] });
-    let text = "", killedAt = 0;
-    const kill = (sig: NodeJS.Signals) => { if (!killedAt) { killedAt = Date.now(); p.kill(sig); } };
-    const guard = setTimeout(() => p.kill("SIGKILL"), 60000);
-    const feed = (b: Buffer) => { text += b; for (const l of b.toString().split("\n")) onLine?.(l, kill); };
-    p.stdout.on("data", feed);
-    p.stderr.on("data", feed);
-    p.on("close", (code, signal) => { clearTimeout(guard); resolve({ code, signal, out: text, killedAt, endedAt: Date.now() }); });
-  });
-}
-
 test("CLI: SIGINT writes a checkpoint and an interrupted summary within 2 s (exit 130); --resume completes it identically", async () => {
   const flags = ["run", "--model", "mlp", "--nodes", "4", "--split", "classes:2", "--drop", "0.2", "--train-limit", "2000",
     "--test-limit", "200", "--eval-samples", "100", "--step-cost", "0.04", "--eval-every", "0.5", "--seed", "3", "--epochs", "30"];
   const whole = out(), d = out();
-  const ref = await exec([...flags, "--out", whole, "--quiet"]);
+  const ref = await cdl([...flags, "--out", whole, "--quiet"]);
   assert.is(ref.code, 0, ref.out);
-  const r = await exec([...flags, "--out", d], (line, kill) => { if (/^budget:/.test(line)) setTimeout(() => kill("SIGINT"), 1000); });
-  assert.ok(r.killedAt > 0, `the run printed progress lines: ${r.out.slice(-500)}`);
-  // Deno's node:child_process reports a child's exit status 130 as the signal SIGINT.
-  assert.ok(r.code === 130 || (rt === "deno" && r.code === null && r.signal === "SIGINT"), `exit ${r.code} (${r.signal}): ${r.out.slice(-300)}`);
-  assert.ok(r.endedAt - r.killedAt < 2000, `stopped ${r.endedAt - r.killedAt} ms after SIGINT`);
+  const r = await cdl([...flags, "--out", d], { onLine: (line, signal) => { if (/^budget:/.test(line)) setTimeout(() => signal("SIGINT"), 1000); } });
+  assert.ok(r.signalledAt > 0, `the run printed its header: ${r.out.slice(-500)}`);
+  assertExit(r, 130, r.out);
+  assert.ok(r.endedAt - r.signalledAt < 2000, `stopped ${r.endedAt - r.signalledAt} ms after SIGINT`);
   assert.match(r.out, /interrupted at virtual time .* continue with: cdl run --resume/);
   assert.ok(existsSync(join(d, CHECKPOINT_FILE)));
   assert.is(JSON.parse(readFileSync(join(d, "summary.json"), "utf8")).interrupted, true);
-  const bad = await exec(["run", "--resume", d, "--nodes", "8"]);
+  const bad = await cdl(["run", "--resume", d, "--nodes", "8"]);
   assert.is(bad.code, 2);
   assert.match(bad.out, /^error: cdl run --resume continues a run with its own settings; drop --nodes/m);
-  const res = await exec(["run", "--resume", d, "--quiet"]);
+  const res = await cdl(["run", "--resume", d, "--quiet"]);
   assert.is(res.code, 0, res.out);
   assert.is(metrics(d), metrics(whole));
 });
