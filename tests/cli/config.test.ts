@@ -43,7 +43,7 @@ test("--config: wrong JSON types are refused, one line per problem, naming key, 
     `--config ${p}: "seed" must be an integer in [0, 4294967295], got 1.5`,
     `--config ${p}: "augment" must be true or false, got 1 (a number; write true or false)`,
     `--config ${p}: "drop" must be a finite number in [0, 1], got "0.1" (a string; write a JSON number)`,
-    `--config ${p}: "local-steps" must be an integer ≥ 1, got 0`,
+    `--config ${p}: "local-steps" must be an integer ≥ 1, or auto, got 0`,
   ]);
 });
 
@@ -93,7 +93,7 @@ test("flags: decimal only, finite unless infinity means something, flags overrid
   };
   refuse(["--nodes", "0x10"], /--nodes must be an integer in \[1, 100000\], got '0x10'/);
   refuse(["--seed", "1.5"], /--seed must be an integer in \[0, 4294967295\], got '1.5'/);
-  refuse(["--local-steps", "0"], /--local-steps must be an integer ≥ 1, got '0'/);
+  refuse(["--local-steps", "0"], /--local-steps must be an integer ≥ 1, or auto, got '0'/);
   refuse(["--share-every", "0"], /--share-every must be an integer ≥ 1, got '0'/);
   refuse(["--time-limit", "0"], /--time-limit must be a number > 0, or inf, got '0'/);
   refuse(["--eval-every", "1e-4"], new RegExp(`--eval-every must be a finite number ≥ ${MIN_EVAL_EVERY}, got '1e-4'`));
