@@ -44,12 +44,19 @@ export const NONCE_BYTES = 16;
 export const HELLO_BYTES = 24;
 export const AUTH_BYTES = 72;
 
-/** Why a frame, a handshake message or a connection was refused. Counted per reason and per peer. */
+/**
+ * Why a frame, a handshake message or a connection was refused. Counted per reason and per peer.
+ * Frames: see decodeFrame; `replayed` not newer than the last from its sender (ReplayGuard);
+ * `sender` signed by another node than the one its connection authenticated as.
+ * Connections (links.ts): `handshake` not the expected HELLO/AUTH (or anything sent too early),
+ * `handshake-timeout` not authenticated in time, `unknown-peer` an id that is not a neighbour
+ * (or not the one dialed), `address-limit` too many unauthenticated connections from one address
+ * (or in all), `peer-limit` a newer connection from the same peer replaced this one, `protocol`
+ * broken WebSocket framing; `unauthenticated`, `fingerprint`, `version` and `oversized` as for frames.
+ */
 export type Reason =
-  // frames (decodeFrame, ReplayGuard, Transport)
   | "magic" | "version" | "length" | "truncated" | "oversized" | "unauthenticated" | "fingerprint"
   | "header" | "nonfinite" | "replayed" | "sender"
-  // connections (Transport)
   | "handshake" | "handshake-timeout" | "unknown-peer" | "address-limit" | "peer-limit" | "protocol";
 
 /** The fields of a frame header that the sender chooses. */
