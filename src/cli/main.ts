@@ -5,13 +5,18 @@ import { ConfigError } from "../errors.ts";
 import { DatasetError } from "../data/registry.ts";
 import { ModelError } from "../nn/spec.ts";
 import { UsageError } from "./args.ts";
+import { clusterCommand } from "./cluster.ts";
 import { dataCommand } from "./data.ts";
+import { keygenCommand, nodeCommand } from "./node.ts";
 import { runCommand } from "./run.ts";
 import { trainCommand } from "./train.ts";
 
 const COMMANDS: Record<string, { run: (argv: string[]) => Promise<number>; help: string }> = {
   run: { run: (a) => runCommand(a), help: "a consensus run over a simulated unreliable network, or a baseline" },
   train: { run: trainCommand, help: "centralized training of one model" },
+  node: { run: nodeCommand, help: "one node of a run as its own process, over a real network" },
+  cluster: { run: clusterCommand, help: "N node processes on this machine (loopback), merged into one run" },
+  keygen: { run: keygenCommand, help: "write a cluster key for cdl node" },
   data: { run: dataCommand, help: "list and fetch datasets" },
 };
 

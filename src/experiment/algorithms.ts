@@ -30,7 +30,9 @@ export type Event =
 /** What the simulator holds beyond the world's nodes and network, at a point between two events. */
 export type SimState =
   | { kind: "async"; queue: QueueState<Event>; end: number; nextCheckpoint: number; lostSteps: number }
-  | { kind: "rounds"; t: number; nextEval: number; nextCheckpoint: number; global: Float32Array | null; star: NetworkState | null };
+  | { kind: "rounds"; t: number; nextEval: number; nextCheckpoint: number; global: Float32Array | null; star: NetworkState | null }
+  /** A live node (src/drivers/live.ts): its clock position and next evaluation and checkpoint times. */
+  | { kind: "live"; t: number; nextEval: number; nextCheckpoint: number };
 
 export interface Hooks {
   recorder: Recorder;
@@ -114,7 +116,7 @@ async function runAsync(w: World, h: Hooks): Promise<RunEnd> {
   };
   let end = 0, lostSteps = 0, nextCheckpoint = checkpointAfter(h, 0);
   if (h.resume) {
-    if (h.resume.kind !== "async") throw new Error("runAsync: a rounds state cannot resume an asynchronous run");
+    if (h.resume.kind !== "async") throw new Error(`runAsync: a ${h.resume.kind} state cannot resume a simulated asynchronous run`);
     q.restore(h.resume.queue, (e) => e);
     ({ end, lostSteps, nextCheckpoint } = h.resume);
   } else {
@@ -216,7 +218,7 @@ async function runRounds(w: World, h: Hooks, more: () => boolean, round: (t: num
   extra: () => { global: Float32Array | null; star: NetworkState | null }): Promise<RunEnd> {
   const { cfg } = w;
   const r = h.resume;
-  if (r && r.kind !== "rounds") throw new Error("runRounds: an asynchronous state cannot resume a round-based run");
+  if (r && r.kind !== "rounds") throw new Error(`runRounds: a ${r.kind} state cannot resume a round-based run`);
   let t = r ? r.t : 0, nextCheckpoint = r ? r.nextCheckpoint : checkpointAfter(h, 0);
   const nextEval = { t: r ? r.nextEval : 0 };
   const state = (): SimState => ({ kind: "rounds", t, nextEval: nextEval.t, nextCheckpoint, ...extra() });

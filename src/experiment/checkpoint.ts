@@ -40,7 +40,8 @@ interface Header {
   /** Virtual time reached. */
   t: number;
   sim: { kind: "async"; queue: QueueState<SavedEvent>; end: number; nextCheckpoint: number; lostSteps: number }
-    | { kind: "rounds"; t: number; nextEval: number; nextCheckpoint: number; global: Blob | null; star: NetworkState | null };
+    | { kind: "rounds"; t: number; nextEval: number; nextCheckpoint: number; global: Blob | null; star: NetworkState | null }
+    | { kind: "live"; t: number; nextEval: number; nextCheckpoint: number };
   nodes: SavedNode[];
   snapshots: { from: number; step: number; sentAt: number; finite: boolean; theta: Blob }[];
   network: NetworkState;
@@ -59,7 +60,7 @@ const reviver = (_k: string, v: unknown) =>
   v && typeof v === "object" && !Array.isArray(v) && Object.keys(v).length === 1 && "$num" in v ? Number((v as { $num: string }).$num) : v;
 
 /** Writes the run's checkpoint into `dir` (atomically); returns its path. */
-export function writeCheckpoint(dir: string, w: World, sim: SimState, recorder: Recorder, t: number, wall: { trainMs: number; wallMs: number }): string {
+export function writeCheckpoint(dir: string, w: World, sim: SimState, recorder: Pick<Recorder, "lines">, t: number, wall: { trainMs: number; wallMs: number }): string {
   const chunks: Uint8Array[] = [];
   let size = 0;
   const blob = (a: Float32Array | Int32Array): Blob => {
@@ -89,7 +90,7 @@ export function writeCheckpoint(dir: string, w: World, sim: SimState, recorder: 
   }));
   const saved: Header["sim"] = sim.kind === "async"
     ? { ...sim, queue: { ...sim.queue, events: sim.queue.events.map((e): SavedEvent => (e.kind === "msg" ? { kind: "msg", to: e.to, snap: snapId(e.snap) } : e)) } }
-    : { ...sim, global: sim.global ? blob(sim.global) : null };
+    : sim.kind === "rounds" ? { ...sim, global: sim.global ? blob(sim.global) : null } : sim;
   const header: Header = {
     version: VERSION, config: w.cfg, t, sim: saved, nodes, snapshots, network: w.network.state(),
     metrics: recorder.lines, trainMs: wall.trainMs, wallMs: wall.wallMs,
@@ -134,7 +135,7 @@ export function readCheckpoint(dir: string): Checkpoint {
 }
 
 /** Puts the world and the recorder back where the checkpoint was taken; returns the simulator's state. */
-export function applyCheckpoint(ck: Checkpoint, w: World, recorder: Recorder): { sim: SimState; trainMs: number; wallMs: number } {
+export function applyCheckpoint(ck: Checkpoint, w: World, recorder: Pick<Recorder, "restore">): { sim: SimState; trainMs: number; wallMs: number } {
   const { header: h, data } = ck;
   const view = <T extends Float32Array | Int32Array>(b: Blob): T => {
     const [off, len, type] = b.blob;
@@ -167,8 +168,10 @@ export function applyCheckpoint(ck: Checkpoint, w: World, recorder: Recorder): {
       return { kind: "msg", to: e.to, snap: snaps[e.snap] };
     });
     sim = { ...h.sim, queue: { ...h.sim.queue, events } };
-  } else {
+  } else if (h.sim.kind === "rounds") {
     sim = { ...h.sim, global: h.sim.global ? view<Float32Array>(h.sim.global) : null };
+  } else {
+    sim = h.sim;
   }
   return { sim, trainMs: h.trainMs, wallMs: h.wallMs };
 }

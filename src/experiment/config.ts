@@ -114,7 +114,7 @@ export const RUN_FLAGS: FlagTable = {
   algorithm: { type: "string", default: "cdl", allowed: ALGORITHMS, help: "algorithm or baseline" },
   weights: { type: "string", default: "laplacian", allowed: WEIGHT_RULES, help: "consensus weight rule" },
   epsilon: { type: "number", above: 0, help: "laplacian step size ε (default 1/(Δ+1); must satisfy 0 < ε ≤ 1/Δ)" },
-  "local-steps": { type: "int", default: "auto", min: 1, words: ["auto"], help: "K: local SGD steps between consensus steps (fedavg/dpsgd: per round); auto = cdl: about two message times of steps (1 when a step is slower than a message), rounds: 1" },
+  "local-steps": { type: "int", default: 1, min: 1, words: ["auto"], help: "K: local SGD steps between consensus steps (fedavg/dpsgd: per round); auto = cdl: about two message times of steps (1 when a step is slower than a message; helps IID data, hurts highly biased data), rounds: 1" },
   "share-every": { type: "int", default: 1, min: 1, help: "send θ to neighbours every S local steps" },
   "agree-steps": { type: "int", default: 0, min: 0, help: "after the learning budget, keep agreeing for this many step times (cdl, on-receive, dpsgd)" },
   snapshot: { type: "string", default: "post-learn", allowed: ["post-learn", "post-agree"], help: "take the shared θ after learning or after the consensus step" },

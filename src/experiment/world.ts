@@ -106,8 +106,13 @@ export function macsPerSample(plan: ModelPlan): number {
   return macs;
 }
 
-/** Builds the world of a run; `preloaded` skips loading cfg.dataset (it must be that dataset). */
-export async function buildWorld(cfg: RunConfig, preloaded?: Dataset): Promise<World> {
+/**
+ * Builds the world of a run; `preloaded` skips loading cfg.dataset (it must be that dataset).
+ * `only`: the world of one node of the run (a live node process): the same topology, shard, Rng
+ * streams and initial model as that node has in the simulator, and engine memory for it alone;
+ * `nodes` then holds that one node.
+ */
+export async function buildWorld(cfg: RunConfig, preloaded?: Dataset, only?: number): Promise<World> {
   const ds = preloaded ?? await loadDataset(cfg.dataset, { dataDir: cfg.dataDir });
   const plan = planModel(cfg.model, ds.shape, ds.classes);
   const root = new Rng(cfg.seed);
@@ -118,8 +123,10 @@ export async function buildWorld(cfg: RunConfig, preloaded?: Dataset): Promise<W
 
   // Sizes first, before anything big is allocated: the engine memory of every node's θ (and
   // momentum) must fit WebAssembly's 4 GB.
+  if (only !== undefined && !(Number.isInteger(only) && only >= 0 && only < n)) throw new ConfigError(`--id ${only} is not a node of this run (0 … ${n - 1})`);
   const serverSets = cfg.algorithm === "fedavg" ? 1 : 0;
-  const bytes = Net.bytesNeeded(plan, cfg.batch) + (n + serverSets) * Net.paramSetBytes(plan) + 2 * (plan.numParams * 4 + 16);
+  const held = only === undefined ? n + serverSets : 1;
+  const bytes = Net.bytesNeeded(plan, cfg.batch) + held * Net.paramSetBytes(plan) + 2 * (plan.numParams * 4 + 16);
   const mb = memoryMBFor(bytes);
   if (mb > 4095) {
     throw new ConfigError(`${n} nodes of ${cfg.model} need ${mb} MB of engine memory, above WebAssembly's 4 GB: use fewer --nodes or a smaller --model`);
@@ -147,10 +154,11 @@ export async function buildWorld(cfg: RunConfig, preloaded?: Dataset): Promise<W
   const budgetSteps = Math.max(1, Math.ceil(samplesPerNode / cfg.batch));
   const nodes: NodeState[] = [];
   for (let i = 0; i < n; i++) {
+    const streams = root.fork(100 + i); // forked for every node, held or not, so each node's streams are the same
+    if (only !== undefined && i !== only) continue;
     const params = net.newParams();
-    if (i === 0) net.init(params.theta, init, cfg.init);
+    if (nodes.length === 0) net.init(params.theta, init, cfg.init);
     else params.theta.view.set(nodes[0].params.theta.view);
-    const streams = root.fork(100 + i);
     const shuffleRng = streams.fork(1);
     nodes.push({
       id: i, params, shard: parts[i], order: shuffleRng.shuffle(parts[i].slice()), cursor: 0,
@@ -179,10 +187,11 @@ export async function buildWorld(cfg: RunConfig, preloaded?: Dataset): Promise<W
 /**
  * --local-steps auto: for cdl, the steps of about two message times (at least 1). A node that mixes
  * every step with snapshots τ steps old is pulled back towards where its neighbours were, and in
- * steady state moves at about 1/(1 + ε·d·τ) of its learning speed (10× slower at the defaults:
- * 1 ms mlp steps, 14 ms messages); mixing every 2τ steps cuts that drag to 1/(1 + ε·d/2) and
- * keeps the mixing. Where a step is slower than a message (the paper grids) it is 1, as before.
- * The round-based baselines take 1 (a round waits for the exchange anyway).
+ * steady state moves at about 1/(1 + ε·d·τ) of its learning speed (10× slower with 1 ms mlp steps
+ * and 14 ms messages); mixing every 2τ steps cuts that drag to 1/(1 + ε·d/2). The price is drift
+ * between mixes, which highly biased data pays for (ALGORITHM.md gives both measurements), so it is
+ * an option, not the default. Where a step is slower than a message it is 1. The round-based
+ * baselines take 1 (a round waits for the exchange anyway).
  */
 export function localStepsFor(cfg: RunConfig, messageSeconds: number, stepCost: number): number {
   if (cfg.localSteps !== "auto") return cfg.localSteps;

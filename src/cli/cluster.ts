@@ -1,0 +1,57 @@
+// `cdl cluster`: N live node processes on loopback, one run (src/drivers/cluster.ts).
+import { runConfigFromArgs, RUN_FLAGS } from "../experiment/config.ts";
+import { RUNTIMES, runCluster, type RuntimeName } from "../drivers/cluster.ts";
+import { helpText, parseFlags, UsageError, type FlagTable } from "./args.ts";
+import { splitFlags } from "./node.ts";
+
+export const CLUSTER_FLAGS: FlagTable = {
+  runtimes: { type: "string", default: "node", help: "runtimes of the node processes, assigned in turn: e.g. node,bun,deno" },
+  "kill-every": { type: "number", default: 0, min: 0, help: "kill a random node process every this many wall seconds and restart it from its checkpoint (0: never)" },
+  timeout: { type: "number", default: 900, above: 0, help: "stop every process and fail after this many wall seconds" },
+  "start-delay": { type: "number", default: 3, min: 0, help: "seconds from starting the processes to the shared clock's origin (loading time)" },
+};
+
+const SUMMARY = `N processes on this machine, each one node of the run (cdl node), talking over loopback WebSocket
+connections signed with a fresh cluster key; their outputs merged into --out like a simulated run's
+(metrics.jsonl, summary.json, report.html). The run's flags are cdl run's; the live default budget is
+--budget steps. Fault injection at the sender: --drop, --link-mtbf/--link-mttr, --latency, --jitter.
+Algorithms: cdl, cdl-on-receive, isolated (fedavg and dpsgd run only in the simulator).`;
+
+export async function clusterCommand(argv: string[]): Promise<number> {
+  if (argv.includes("--help") || argv.includes("-h")) {
+    process.stdout.write(helpText("cluster", SUMMARY, { ...CLUSTER_FLAGS, ...RUN_FLAGS }));
+    return 0;
+  }
+  const { own, rest } = splitFlags(argv, CLUSTER_FLAGS);
+  const { flags } = parseFlags("cdl cluster", own, CLUSTER_FLAGS);
+  const runtimes = (flags.runtimes as string).split(",").map((r) => r.trim()) as RuntimeName[];
+  const bad = runtimes.filter((r) => !(RUNTIMES as readonly string[]).includes(r));
+  if (bad.length || !runtimes.length) throw new UsageError(`cdl cluster: --runtimes ${flags.runtimes}: unknown ${bad.join(", ")} (allowed: ${RUNTIMES.join(", ")})`);
+  const { config, json, quiet } = runConfigFromArgs(["--budget", "steps", ...rest]);
+  if (config.resume) throw new UsageError("cdl cluster: --resume is for cdl run and cdl node; a cluster restarts its killed nodes from their checkpoints itself");
+  let signal: NodeJS.Signals | null = null;
+  const onSignal = (sig: NodeJS.Signals) => { if (signal) process.exit(130); signal = sig; console.error(`${sig}: stopping the nodes (they checkpoint and write their summaries)…`); };
+  process.on("SIGINT", onSignal);
+  process.on("SIGTERM", onSignal);
+  try {
+    const s = await runCluster(config, {
+      runtimes, killEvery: flags["kill-every"] as number, timeout: flags.timeout as number, startDelay: flags["start-delay"] as number,
+      quiet, log: (l) => { if (!json) console.error(l); }, shouldStop: () => signal !== null,
+    });
+    if (json) console.log(JSON.stringify(s));
+    else {
+      const pct = (x: number) => `${(100 * x).toFixed(2)}%`;
+      console.log([
+        `final accuracy on ${s.testEvaluated} test samples${s.interrupted ? " (interrupted)" : ""}:`,
+        ...s.accuracy.perNode.map((a, i) => `  node ${String(i).padStart(3)} (${s.messages.perNode[i].runtime.padEnd(4)}) ${pct(a).padStart(7)}   steps ${s.steps.perNode[i]}   sent ${s.messages.perNode[i].sent}, received ${s.messages.perNode[i].received}, reconnects ${s.messages.perNode[i].reconnects}`),
+        `  mean ${pct(s.accuracy.mean)}   min ${pct(s.accuracy.min)}   max ${pct(s.accuracy.max)}   mean model θ̄ ${pct(s.meanModelAccuracy)}`,
+        `consensus distance: mean ${s.consensusDistance.mean.toPrecision(3)}, max ${s.consensusDistance.max.toPrecision(3)}; ${s.kills.length} kills; wall ${s.wallSeconds.toFixed(1)} s`,
+        `report: ${s.out}/report.html (summary.json, metrics.jsonl, accuracy.svg, node-*/)`,
+      ].join("\n"));
+    }
+    return s.interrupted ? 130 : 0;
+  } finally {
+    process.removeListener("SIGINT", onSignal);
+    process.removeListener("SIGTERM", onSignal);
+  }
+}

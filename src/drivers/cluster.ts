@@ -1,0 +1,252 @@
+// A local cluster: N `cdl node` processes on loopback (Node, Bun and Deno mixed as asked), each one
+// node of the same run, started together on a shared clock, optionally killed and restarted from
+// their checkpoints (--kill-every), and their outputs merged into one run directory like a
+// simulated run's: metrics.jsonl, summary.json, report.html with the same kind of charts.
+// No coordinator in the algorithm: this file only starts processes and reads their files.
+import { spawn, type ChildProcess } from "node:child_process";
+import { createWriteStream, existsSync, readFileSync } from "node:fs";
+import { createServer } from "node:net";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { parseTopology } from "../consensus/topology.ts";
+import { ConfigError } from "../errors.ts";
+import { prepareDir, writeAtomic } from "../io/dirs.ts";
+import { htmlReport, lineChart, PALETTE, type Series } from "../report/svg.ts";
+import { Rng } from "../rng.ts";
+import { runtimeInfo } from "../runtime.ts";
+import { generateKey, writeKeyFile } from "../transport/key.ts";
+import { SETTING_KEYS, type RunConfig } from "../experiment/config.ts";
+import { avg } from "../experiment/recorder.ts";
+import { buildWorld } from "../experiment/world.ts";
+import { LIVE_ALGORITHMS, type LiveRecord, type LiveSummary } from "./live.ts";
+
+export const RUNTIMES = ["node", "bun", "deno"] as const;
+export type RuntimeName = (typeof RUNTIMES)[number];
+
+export interface ClusterOptions {
+  runtimes: RuntimeName[];
+  /** Kill a random node process every this many wall seconds and restart it from its checkpoint (0: never). */
+  killEvery: number;
+  /** Give up (and stop every process) after this many wall seconds. */
+  timeout: number;
+  /** Seconds between the processes' start and the shared clock's origin (time to load). */
+  startDelay: number;
+  quiet: boolean;
+  log: (line: string) => void;
+  /** Asked every 100 ms: true stops the nodes (they checkpoint and write their summaries). */
+  shouldStop: () => boolean;
+}
+
+export interface ClusterSummary {
+  live: true;
+  config: RunConfig;
+  runtimes: RuntimeName[];
+  interrupted: boolean;
+  versions: ReturnType<typeof runtimeInfo>;
+  topology: { name: string; nodes: number; edges: number };
+  accuracy: { mean: number; min: number; max: number; perNode: number[] };
+  meanModelAccuracy: number;
+  consensusDistance: { mean: number; max: number };
+  testEvaluated: number;
+  steps: { perNode: number[]; budget: number };
+  /** Per node: the transport's counters (sent, delivered, received, rejected by reason, reconnects) and injected drops. */
+  messages: { perNode: { node: number; runtime: RuntimeName; sent: number; delivered: number; received: number; rejected: Record<string, number>; reconnects: number; injectedDrops: number; replaced: number }[] };
+  kills: { t: number; node: number; restartedAt: number | null }[];
+  wallSeconds: number;
+  out: string;
+}
+
+const root = fileURLToPath(new URL(import.meta.url.includes("/dist/") ? "../../../" : "../../", import.meta.url));
+
+/** The command that runs `cdl …` on a runtime: Node the compiled CLI, Bun and Deno the sources. */
+export function cdlCommand(rt: RuntimeName, args: readonly string[]): [string, string[]] {
+  const bin = (name: string) => join(root, "node_modules", ".bin", name);
+  const onNode = !(globalThis as { Bun?: unknown }).Bun && !(globalThis as { Deno?: unknown }).Deno;
+  if (rt === "node") return [onNode ? process.execPath : "node", [join(root, "dist/src/cli/main.js"), ...args]];
+  if (rt === "bun") return [bin("bun"), [join(root, "src/cli/main.ts"), ...args]];
+  return [bin("deno"), ["run", "-A", "--quiet", join(root, "src/cli/main.ts"), ...args]];
+}
+
+/** Free TCP ports on 127.0.0.1, asked of the OS one by one (then released for the nodes to take). */
+async function freePorts(n: number): Promise<number[]> {
+  const ports: number[] = [];
+  const servers = [];
+  for (let i = 0; i < n; i++) {
+    const srv = createServer();
+    await new Promise<void>((r) => srv.listen(0, "127.0.0.1", r));
+    ports.push((srv.address() as { port: number }).port);
+    servers.push(srv);
+  }
+  for (const s of servers) await new Promise((r) => s.close(r));
+  return ports;
+}
+
+/** The run's settings as a --config file every node reads (so every node has the same run). */
+function settingsOf(cfg: RunConfig): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(cfg)) {
+    const kebab = k.replace(/[A-Z]/g, (c) => "-" + c.toLowerCase());
+    if (v === undefined || kebab === "out" || !SETTING_KEYS.includes(kebab)) continue;
+    out[kebab] = v === Infinity ? "inf" : v;
+  }
+  return out;
+}
+
+export async function runCluster(cfg: RunConfig, o: ClusterOptions): Promise<ClusterSummary> {
+  const wall0 = performance.now();
+  if (!(LIVE_ALGORITHMS as readonly string[]).includes(cfg.algorithm)) {
+    throw new ConfigError(`--algorithm ${cfg.algorithm} runs only in the simulator (cdl run): a cluster runs ${LIVE_ALGORITHMS.join(", ")}`);
+  }
+  const out = prepareDir(cfg.out ?? join("runs", `cluster-${new Date().toISOString().replace(/[:.]/g, "-")}`), "--out");
+  if (existsSync(join(out, "summary.json"))) throw new ConfigError(`--out ${out} already holds a run (summary.json); choose another directory or remove it`);
+  const n = cfg.nodes;
+  const topology = parseTopology(cfg.topology, n, new Rng(cfg.seed).fork(1)); // the same graph every node builds
+  const keyFile = join(out, "cluster.key");
+  if (!existsSync(keyFile)) writeKeyFile(keyFile, generateKey());
+  const configFile = join(out, "config.json");
+  writeAtomic(configFile, JSON.stringify(settingsOf(cfg), null, 2) + "\n");
+  const ports = await freePorts(n);
+  const startAt = Date.now() + o.startDelay * 1000;
+  const checkpointEvery = o.killEvery > 0 ? (cfg.checkpointEvery ?? Math.max(0.5, o.killEvery / 4)) : cfg.checkpointEvery;
+  const argsOf = (i: number, resume: boolean): string[] => [
+    "node", "--id", String(i), "--listen", `127.0.0.1:${ports[i]}`, "--key", keyFile, "--start-at", String(startAt),
+    "--peers", topology.adj[i].map((j) => `${j}=127.0.0.1:${ports[j]}`).join(","),
+    ...(resume ? ["--resume", join(out, `node-${i}`)] : ["--config", configFile, "--out", join(out, `node-${i}`),
+      ...(checkpointEvery ? ["--checkpoint-every", String(checkpointEvery)] : []), ...(cfg.evalEvery ? [] : ["--eval-every", "1"])]),
+    "--quiet", "--json",
+  ];
+  const runtimeOf = (i: number) => o.runtimes[i % o.runtimes.length];
+  const procs: (ChildProcess | null)[] = new Array(n).fill(null);
+  const exits: (number | null | undefined)[] = new Array(n).fill(undefined);
+  const start = (i: number, resume: boolean) => {
+    const [cmd, argv] = cdlCommand(runtimeOf(i), argsOf(i, resume));
+    prepareDir(join(out, `node-${i}`), "--out");
+    const logFile = createWriteStream(join(out, `node-${i}`, "log.txt"), { flags: "a" });
+    const p = spawn(cmd, argv, { cwd: root, stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, NO_COLOR: "1" } });
+    p.stdout!.pipe(logFile, { end: false });
+    p.stderr!.pipe(logFile, { end: false });
+    exits[i] = undefined;
+    p.on("close", (code, sig) => {
+      logFile.end(`-- exited ${code ?? sig}\n`);
+      if (procs[i] === p) { exits[i] = code ?? -1; procs[i] = null; }
+    });
+    procs[i] = p;
+  };
+  o.log(`cdl cluster: ${n} node processes (${[...new Set(topology.adj.map((_, i) => runtimeOf(i)))].join(", ")}) on 127.0.0.1, ${topology.name}, ` +
+    `${cfg.algorithm}, ${cfg.model} on ${cfg.dataset}, split ${cfg.split}, drop ${cfg.drop}${o.killEvery ? `, a node killed every ${o.killEvery} s` : ""}; files in ${out}`);
+  for (let i = 0; i < n; i++) start(i, false);
+
+  const kills: ClusterSummary["kills"] = [];
+  const rng = new Rng(cfg.seed).fork(7);
+  let nextKill = o.killEvery > 0 ? o.startDelay + o.killEvery : Infinity, interrupted = false, lastReport = 0;
+  const pendingRestart: { i: number; at: number }[] = [];
+  const finished = (i: number) => exits[i] === 0 && existsSync(join(out, `node-${i}`, "summary.json"));
+  for (;;) {
+    await new Promise((r) => setTimeout(r, 100));
+    const t = (performance.now() - wall0) / 1000;
+    if (o.shouldStop() && !interrupted) {
+      interrupted = true;
+      for (const p of procs) p?.kill("SIGINT");
+      pendingRestart.length = 0;
+    }
+    for (const r of pendingRestart.splice(0).filter((r) => { if (r.at > t) { pendingRestart.push(r); return false; } return true; })) {
+      const resume = existsSync(join(out, `node-${r.i}`, "checkpoint.cdl"));
+      start(r.i, resume);
+      kills.filter((k) => k.node === r.i && k.restartedAt === null).forEach((k) => { k.restartedAt = t; });
+      o.log(`t=${t.toFixed(1)}s  node ${r.i} restarted${resume ? " from its checkpoint" : " from the start (no checkpoint yet)"}`);
+    }
+    const running = procs.map((p, i) => (p ? i : -1)).filter((i) => i >= 0);
+    if (!interrupted && t >= nextKill && running.length > 1) {
+      const i = running[rng.int(running.length)];
+      procs[i]!.kill("SIGKILL");
+      procs[i] = null;
+      kills.push({ t, node: i, restartedAt: null });
+      pendingRestart.push({ i, at: t + o.killEvery / 2 });
+      o.log(`t=${t.toFixed(1)}s  killed node ${i} (SIGKILL); restart in ${(o.killEvery / 2).toFixed(1)} s`);
+      nextKill = t + o.killEvery;
+    }
+    const failed = exits.map((c, i) => (c !== undefined && c !== 0 && c !== 130 && c !== 143 && !pendingRestart.some((r) => r.i === i) ? i : -1)).filter((i) => i >= 0);
+    if (failed.length) {
+      for (const p of procs) p?.kill("SIGKILL");
+      throw new ConfigError(`node${failed.length > 1 ? "s" : ""} ${failed.join(", ")} failed (exit ${failed.map((i) => exits[i]).join(", ")}); see ${join(out, `node-${failed[0]}`, "log.txt")}`);
+    }
+    if (procs.every((p) => p === null) && pendingRestart.length === 0) break;
+    if (t > o.timeout) {
+      for (const p of procs) p?.kill("SIGKILL");
+      throw new ConfigError(`the cluster did not finish within --timeout ${o.timeout} s (nodes still running: ${running.join(", ")}); every process was stopped; see ${out}/node-*/log.txt`);
+    }
+    if (!o.quiet && t - lastReport >= 5) {
+      lastReport = t;
+      o.log(`t=${t.toFixed(1)}s  ${running.length} of ${n} nodes running, ${exits.filter((_, i) => finished(i)).length} finished`);
+    }
+  }
+  return mergeCluster(cfg, out, o.runtimes, kills, interrupted, (performance.now() - wall0) / 1000);
+}
+
+/** Reads every node's files and writes the run's: metrics.jsonl, summary.json (last), report.html. */
+async function mergeCluster(cfg: RunConfig, out: string, runtimes: RuntimeName[], kills: ClusterSummary["kills"], interrupted: boolean, wallSeconds: number): Promise<ClusterSummary> {
+  const n = cfg.nodes;
+  const nodes: LiveSummary[] = [];
+  for (let i = 0; i < n; i++) {
+    const f = join(out, `node-${i}`, "summary.json");
+    if (!existsSync(f)) throw new ConfigError(`node ${i} left no summary (${f}); see ${join(out, `node-${i}`, "log.txt")}`);
+    nodes.push(JSON.parse(readFileSync(f, "utf8")) as LiveSummary);
+  }
+  const records: LiveRecord[] = [];
+  for (let i = 0; i < n; i++) {
+    for (const line of readFileSync(join(out, `node-${i}`, "metrics.jsonl"), "utf8").split("\n")) if (line) records.push(JSON.parse(line) as LiveRecord);
+  }
+  records.sort((a, b) => a.t - b.t || a.node - b.node);
+  // The mean model and each node's distance to it, from the final models.
+  const w = await buildWorld(cfg, undefined, 0);
+  const k = w.net.engine.kernels, P = w.plan.numParams, theta = w.nodes[0].params.theta;
+  const load = (i: number) => theta.view.set(new Float32Array(new Uint8Array(readFileSync(join(out, `node-${i}`, "theta.f32"))).buffer));
+  w.mean.view.fill(0);
+  for (let i = 0; i < n; i++) { load(i); k.axpy_f32(w.mean.ptr, theta.ptr, P, 1 / n); }
+  const dist: number[] = [];
+  for (let i = 0; i < n; i++) { load(i); dist.push(Math.sqrt(k.sqdist_f32(theta.ptr, w.mean.ptr, P))); }
+  const testCount = Math.min(cfg.testLimit ?? w.ds.test.count, w.ds.test.count);
+  const meanModel = w.net.evaluate(w.mean, w.ds, w.ds.test, { limit: testCount });
+  const acc = nodes.map((s) => s.accuracy);
+  const summary: ClusterSummary = {
+    live: true, config: cfg, runtimes, interrupted: interrupted || nodes.some((s) => s.interrupted), versions: runtimeInfo(),
+    topology: { name: w.topology.name, nodes: n, edges: w.topology.edges.length },
+    accuracy: { mean: avg(acc), min: Math.min(...acc), max: Math.max(...acc), perNode: acc },
+    meanModelAccuracy: meanModel.accuracy, consensusDistance: { mean: avg(dist), max: Math.max(...dist) },
+    testEvaluated: Math.min(...nodes.map((s) => s.testEvaluated)),
+    steps: { perNode: nodes.map((s) => s.steps), budget: nodes[0].budget },
+    messages: {
+      perNode: nodes.map((s, i) => ({
+        node: i, runtime: runtimes[i % runtimes.length], sent: s.transport.sent, delivered: s.transport.delivered, received: s.transport.received,
+        rejected: s.transport.rejected as Record<string, number>, reconnects: s.transport.reconnects, injectedDrops: s.injected.dropped, replaced: s.transport.replaced,
+      })),
+    },
+    kills, wallSeconds, out,
+  };
+  // Evaluation points: every node evaluates at the same clock times; one eval line per time.
+  const byTime = new Map<number, LiveRecord[]>();
+  for (const r of records) { const key = Math.round(r.t * 10) / 10; byTime.set(key, [...(byTime.get(key) ?? []), r]); }
+  const evals = [...byTime].map(([t, rs]) => ({ type: "eval", t, nodes: rs.length, meanAccuracy: avg(rs.map((r) => r.testAccuracy)), minAccuracy: Math.min(...rs.map((r) => r.testAccuracy)), maxAccuracy: Math.max(...rs.map((r) => r.testAccuracy)) }));
+  writeAtomic(join(out, "metrics.jsonl"), [...records.map((r) => JSON.stringify(r)), ...evals.map((e) => JSON.stringify(e))].join("\n") + "\n");
+  const perNode: Series[] = Array.from({ length: n }, (_, i) => ({
+    name: `node ${i}`, points: records.filter((r) => r.node === i).map((r) => [r.t, 100 * r.testAccuracy] as [number, number]),
+    color: PALETTE[i % PALETTE.length], width: 1, opacity: 0.6,
+  }));
+  const chart = lineChart({
+    title: `Test accuracy (${w.evalIndices.length} test samples) — live ${cfg.algorithm}, ${n} processes, ${w.topology.name}, ${cfg.split}, drop ${cfg.drop}`,
+    xLabel: "wall time on the shared clock (s)", yLabel: "accuracy (%)", yRange: [0, 100],
+    series: [...perNode, { name: "mean over nodes", points: evals.map((e) => [e.t, 100 * e.meanAccuracy]), color: "#000", width: 3, legend: true }],
+  });
+  writeAtomic(join(out, "accuracy.svg"), chart);
+  const table = summary.messages.perNode.map((m) => `node ${m.node} (${m.runtime}): sent ${m.sent}, delivered ${m.delivered}, received ${m.received}, ` +
+    `rejected ${Object.entries(m.rejected).map(([r, c]) => `${r} ${c}`).join(" ") || "0"}, reconnects ${m.reconnects}, dropped by --drop/--link-mtbf ${m.injectedDrops}, replaced unsent ${m.replaced}`).join("\n");
+  writeAtomic(join(out, "report.html"), htmlReport(`live ${cfg.algorithm} on ${w.ds.name}: ${n} processes, ${w.topology.name}, ${cfg.split}`, [
+    { heading: "Test accuracy over time", svg: chart },
+    { heading: "Final accuracy on the test set", text: acc.map((a, i) => `node ${i}: ${(100 * a).toFixed(2)}%`).join("\n") + `\nmean ${(100 * summary.accuracy.mean).toFixed(2)}%  mean model θ̄ ${(100 * meanModel.accuracy).toFixed(2)}%  consensus distance ${summary.consensusDistance.mean.toPrecision(3)}` },
+    { heading: "Messages per node", text: table },
+    { heading: "Kills and restarts", text: kills.map((k) => `t=${k.t.toFixed(1)}s node ${k.node} killed, restarted ${k.restartedAt === null ? "never" : `at ${k.restartedAt.toFixed(1)}s`}`).join("\n") || "none" },
+    { heading: "Configuration", text: JSON.stringify(cfg, null, 2) },
+  ]));
+  writeAtomic(join(out, "summary.json"), JSON.stringify(summary, null, 2) + "\n");
+  return summary;
+}

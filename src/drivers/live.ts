@@ -1,0 +1,229 @@
+// The live driver: one node of a run as its own OS process, on the wall clock, talking to its
+// neighbours over a real network (src/transport). It runs the same node program as the simulator
+// (src/node/program.ts) — the same shard, Rng streams, initial model, schedule, consensus step and
+// snapshot rules — and owns only what a driver owns: the clock, the sockets, snapshot memory,
+// fault injection and files. Only the asynchronous algorithms run live (cdl, cdl-on-receive,
+// isolated); fedavg and dpsgd need a server or a barrier and stay in the simulator.
+//
+// The clock is shared: every node of a cluster counts seconds from the same origin (--start-at,
+// ms since 1970), so snapshot ages (--max-staleness) and --budget time deadlines mean the same on
+// every node of one machine (across machines, keep their clocks synchronised, e.g. NTP).
+// Budgets: --budget steps counts each node's own steps; --budget time needs the wall time of a
+// normal node's step (--step-cost SECONDS) or a --time-limit, since the simulator's modelled step
+// cost is not a wall time.
+//
+// Fault injection uses the simulator's network model on the wall clock, at the sender: a message
+// it drops (--drop, a link down under --link-mtbf/--link-mttr) is not sent; one it delivers is sent
+// after its modelled latency + size/bandwidth + jitter (0 with --latency 0 --bandwidth inf), on top
+// of the real network's own delay.
+import { join } from "node:path";
+import { ConfigError } from "../errors.ts";
+import { prepareDir, writeAtomic } from "../io/dirs.ts";
+import { agree, clockStep, due, fresh, learn, receive, snapshot } from "../node/program.ts";
+import { runtimeInfo } from "../runtime.ts";
+import { importKey } from "../transport/key.ts";
+import { Transport, type TransportStats } from "../transport/links.ts";
+import { modelFingerprint, toHex } from "../transport/wire.ts";
+import type { Dataset } from "../data/dataset.ts";
+import { applyCheckpoint, readCheckpoint, writeCheckpoint } from "../experiment/checkpoint.ts";
+import type { RunConfig } from "../experiment/config.ts";
+import { buildWorld, type Snapshot, type World } from "../experiment/world.ts";
+
+export const LIVE_ALGORITHMS = ["cdl", "cdl-on-receive", "isolated"] as const;
+
+export interface LiveOptions {
+  id: number;
+  /** Address to listen on. */
+  host: string;
+  port: number;
+  /** Neighbour id → "host:port" (every neighbour of `id` in the topology must have one). */
+  peers: ReadonlyMap<number, string>;
+  /** The cluster key (32 bytes). */
+  key: Uint8Array;
+  /** Origin of the shared clock, ms since 1970. */
+  startAt: number;
+  /** This node's directory: metrics.jsonl, summary.json, theta.f32, checkpoint.cdl. */
+  out: string;
+  /** Wall seconds between evaluations of this node's model on the evaluation subset. */
+  evalEvery: number;
+  /** Asked between steps: true stops the node (checkpoint, summary marked interrupted). */
+  shouldStop?: () => boolean;
+  /** Continue from the checkpoint in `out`. */
+  resume?: boolean;
+  log?: (line: string) => void;
+  /** The dataset, already loaded. */
+  dataset?: Dataset;
+  /** Called when the node is listening (the address it got). */
+  onListening?: (addr: { host: string; port: number }) => void;
+}
+
+/** One line of a live node's metrics.jsonl. */
+export interface LiveRecord {
+  type: "node"; t: number; node: number; steps: number; testAccuracy: number; testLoss: number; trainLoss: number | null;
+  sent: number; delivered: number; received: number; rejected: number; outOfOrder: number; tooOld: number;
+}
+
+export interface LiveSummary {
+  node: number;
+  interrupted: boolean;
+  config: RunConfig;
+  versions: ReturnType<typeof runtimeInfo>;
+  accuracy: number;
+  loss: number;
+  testEvaluated: number;
+  steps: number;
+  agreeSteps: number;
+  budget: number;
+  consensusSteps: number;
+  /** Wall seconds on the shared clock when the node ended, and seconds it ran (this process). */
+  t: number;
+  wallSeconds: number;
+  samplesPerSecond: number | null;
+  /** Fault injection at the sender (simulated drops), and the transport's own counters. */
+  injected: { dropped: number; delayed: number };
+  transport: TransportStats;
+}
+
+/** setImmediate where the runtime has it (a macrotask that lets sockets run), else a 0 ms timer. */
+const yieldToIo = (): Promise<void> =>
+  new Promise((r) => (typeof setImmediate === "function" ? setImmediate(r) : setTimeout(r, 0)));
+
+/** Checks a config for a live node; returns the problems (empty: fine). */
+export function liveProblems(cfg: RunConfig, o: Pick<LiveOptions, "id" | "peers">, adj: readonly number[]): string[] {
+  const p: string[] = [];
+  if (!(LIVE_ALGORITHMS as readonly string[]).includes(cfg.algorithm)) {
+    p.push(`--algorithm ${cfg.algorithm} runs only in the simulator (cdl run): a live node runs ${LIVE_ALGORITHMS.join(", ")}`);
+  }
+  if (cfg.budget === "time" && cfg.stepCost === undefined && !Number.isFinite(cfg.timeLimit)) {
+    p.push("--budget time on the wall clock needs --step-cost SECONDS (a normal node's step time) or a --time-limit; or use --budget steps");
+  }
+  const missing = adj.filter((j) => !o.peers.has(j));
+  if (missing.length) p.push(`--peers has no address for neighbour${missing.length > 1 ? "s" : ""} ${missing.join(", ")} of node ${o.id} on ${cfg.topology}`);
+  const strangers = [...o.peers.keys()].filter((j) => !adj.includes(j));
+  if (strangers.length) p.push(`--peers names ${strangers.join(", ")}, not neighbour${strangers.length > 1 ? "s" : ""} of node ${o.id} on ${cfg.topology} (neighbours: ${adj.join(", ") || "none"})`);
+  return p;
+}
+
+/** Runs one live node to the end of its budget (or until stopped); writes its files; returns its summary. */
+export async function runLiveNode(cfg: RunConfig, o: LiveOptions): Promise<LiveSummary> {
+  const wall0 = performance.now();
+  prepareDir(o.out, "--out");
+  const ck = o.resume ? readCheckpoint(o.out) : null;
+  if (ck) cfg = { ...ck.config };
+  const w = await buildWorld(cfg, o.dataset, o.id);
+  const problems = liveProblems(cfg, o, w.topology.adj[o.id]);
+  if (problems.length) throw new ConfigError(problems.join("\n"));
+  const s = w.nodes[0];
+  const lines: string[] = [];
+  let nextEval = 0, nextCheckpoint = cfg.checkpointEvery ?? Infinity;
+  if (ck) {
+    const r = applyCheckpoint(ck, w, { restore: (l) => { lines.push(...l); } });
+    if (r.sim.kind !== "live") throw new ConfigError(`--resume ${o.out}: the checkpoint is a simulated run's; continue it with cdl run --resume`);
+    ({ nextEval, nextCheckpoint } = r.sim);
+  }
+  const now = () => (Date.now() - o.startAt) / 1000;
+  const log = o.log ?? (() => {});
+  const sends = cfg.algorithm !== "isolated";
+  const fingerprint = modelFingerprint(cfg.model, w.plan.numParams, w.plan.layers.map((l) => l.spec));
+  const pool: Float32Array[] = [];
+  const letGo = (snap: Snapshot) => { if (--snap.holders === 0) pool.push(snap.theta); };
+  const transport = await Transport.start({
+    id: o.id, key: await importKey(o.key), fingerprint, numParams: w.plan.numParams, host: o.host, port: o.port,
+    peers: new Map([...o.peers].map(([j, a]) => [j, a] as [number, string | null])), log,
+    onSnapshot: (m) => {
+      const snap: Snapshot = { from: m.from, step: m.step, sentAt: (m.sentAt - o.startAt) / 1000, theta: m.theta, finite: true, holders: 1 };
+      const r = receive(s, snap);
+      if (r.outcome !== "kept") return;
+      if (r.displaced) letGo(r.displaced);
+      if (cfg.algorithm === "cdl-on-receive" && !s.done && now() - snap.sentAt <= cfg.maxStaleness) agree(w, s, [snap]);
+    },
+  });
+  o.onListening?.(transport.address());
+  log(`node ${o.id}: listening on ${transport.address().host}:${transport.address().port}, neighbours ${w.topology.adj[o.id].join(", ")}, model ${cfg.model} (${toHex(fingerprint)})`);
+
+  const injected = { dropped: 0, delayed: 0 };
+  const timers = new Set<ReturnType<typeof setTimeout>>();
+  /** Sends node s's snapshot to every neighbour, through the fault-injection model. */
+  const share = (snap: Snapshot, t: number) => {
+    for (const j of w.topology.adj[o.id]) {
+      const r = w.network.send(o.id, j, w.messageBytes, t);
+      if (!r.delivered) { injected.dropped++; continue; }
+      const delay = (r.arrival - t) * 1000;
+      const sentAt = o.startAt + snap.sentAt * 1000;
+      if (delay < 1) { transport.send(j, snap.step, sentAt, snap.theta); continue; }
+      injected.delayed++;
+      snap.holders++;
+      const timer = setTimeout(() => { timers.delete(timer); transport.send(j, snap.step, sentAt, snap.theta); letGo(snap); }, delay);
+      timers.add(timer);
+    }
+  };
+  const testCount = Math.min(cfg.testLimit ?? w.ds.test.count, w.ds.test.count);
+  const record = (t: number) => {
+    const ev = w.net.evaluate(s.params.theta, w.ds, w.ds.test, { indices: w.evalIndices });
+    const st = transport.stats();
+    const r: LiveRecord = {
+      type: "node", t, node: o.id, steps: s.steps, testAccuracy: ev.accuracy, testLoss: ev.loss, trainLoss: s.lossCount ? s.lossSum / s.lossCount : null,
+      sent: st.sent, delivered: st.delivered, received: st.received, rejected: Object.values(st.rejected).reduce((a, b) => a + (b ?? 0), 0),
+      outOfOrder: s.outOfOrder, tooOld: s.tooOld,
+    };
+    s.lossSum = 0; s.lossCount = 0;
+    lines.push(JSON.stringify(r));
+  };
+  let trainMs = 0, lastStep = cfg.stepCost ?? 0, interrupted = false;
+  const checkpoint = (t: number) => writeCheckpoint(o.out, w, { kind: "live", t, nextEval, nextCheckpoint }, { lines }, t, { trainMs, wallMs: performance.now() - wall0 });
+
+  // Wait for the shared start (a cluster starts every node at the same moment).
+  while (now() < 0 && !o.shouldStop?.()) await new Promise((r) => setTimeout(r, Math.min(50, -now() * 1000)));
+  for (;;) {
+    if (o.shouldStop?.()) { interrupted = true; break; }
+    const t = now();
+    if (t >= nextEval) { record(t); while (nextEval <= t) nextEval += o.evalEvery; }
+    if (t > cfg.timeLimit) break;
+    const d = due(w, s, t, t + lastStep);
+    const t0 = performance.now();
+    if (d.learn) learn(w, s, cfg.budget === "time" ? clockStep(w, t) : s.steps);
+    else s.agreeSteps++;
+    const early = sends && d.share && cfg.snapshot === "post-learn" ? snapshot(w, s, t, pool.pop()) : null;
+    if (d.agree) agree(w, s, fresh(w, s, t));
+    if (sends && d.share) {
+      const snap = early ?? snapshot(w, s, t, pool.pop());
+      snap.holders++;
+      share(snap, t);
+      letGo(snap);
+    }
+    const ms = performance.now() - t0;
+    if (d.learn) trainMs += ms;
+    lastStep = cfg.stepCost ?? ms / 1000;
+    if (now() >= nextCheckpoint) {
+      checkpoint(now());
+      while (nextCheckpoint <= now()) nextCheckpoint += cfg.checkpointEvery ?? Infinity;
+    }
+    if (d.last) { s.done = true; break; }
+    await yieldToIo(); // the sockets' turn: frames in and out between two steps
+  }
+  const tEnd = now();
+  // Let the last snapshots leave: injected delays run out, slots drain (bounded: 2 s).
+  for (const t0 = Date.now(); (timers.size > 0) && Date.now() - t0 < 2000;) await new Promise((r) => setTimeout(r, 20));
+  for (const timer of timers) clearTimeout(timer);
+  await new Promise((r) => setTimeout(r, interrupted ? 0 : 200));
+  record(tEnd);
+  const stats = transport.stats();
+  await transport.close();
+  if (interrupted) checkpoint(tEnd);
+  const final = interrupted
+    ? w.net.evaluate(s.params.theta, w.ds, w.ds.test, { indices: w.evalIndices })
+    : w.net.evaluate(s.params.theta, w.ds, w.ds.test, { limit: testCount });
+  const samples = s.steps * cfg.batch;
+  const summary: LiveSummary = {
+    node: o.id, interrupted, config: cfg, versions: runtimeInfo(), accuracy: final.accuracy, loss: final.loss,
+    testEvaluated: interrupted ? w.evalIndices.length : testCount, steps: s.steps, agreeSteps: s.agreeSteps, budget: s.budgetSteps,
+    consensusSteps: s.consensusSteps, t: tEnd, wallSeconds: (performance.now() - wall0) / 1000,
+    samplesPerSecond: samples > 0 && trainMs > 0 ? samples / (trainMs / 1000) : null, injected, transport: stats,
+  };
+  writeAtomic(join(o.out, "metrics.jsonl"), lines.join("\n") + "\n");
+  writeAtomic(join(o.out, "theta.f32"), new Uint8Array(s.params.theta.view.buffer, s.params.theta.view.byteOffset, s.params.theta.view.byteLength).slice());
+  writeAtomic(join(o.out, "summary.json"), JSON.stringify(summary, null, 2) + "\n");
+  return summary;
+}
+
+export type { World };
