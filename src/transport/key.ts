@@ -42,6 +42,16 @@ export function writeKeyFile(path: string, key: Uint8Array, overwrite = false): 
   }
 }
 
+/**
+ * `cdl keygen`: a fresh key, written to `path` (mode 0600, never over an existing file unless
+ * `overwrite`) when given; returns its 64 hex digits (for CDL_CLUSTER_KEY when no path is given).
+ */
+export function keygen(path?: string, overwrite = false): string {
+  const key = generateKey();
+  if (path !== undefined) writeKeyFile(path, key, overwrite);
+  return keyToHex(key);
+}
+
 /** The key in a key file; ConfigError when the file is missing, readable by others, or malformed. */
 export function readKeyFile(path: string): Uint8Array {
   let text: string, mode: number;

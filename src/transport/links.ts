@@ -149,6 +149,14 @@ interface Link {
 /** Peers and addresses counted apart in stats().byPeer; the rest are counted as "others". */
 const MAX_LABELS = 256;
 
+/**
+ * The WebSocket mask of our client frames: zero, which ws skips on both ends. Masking keeps a
+ * browser's script from writing chosen bytes through proxies; our dialers are not browsers and our
+ * frames are signed, while ws's JS XOR loop costs ~1 ms per lenet frame on each side (Node 20
+ * has no native mask and we do not install bufferutil). A browser peer masks as it must.
+ */
+const NO_MASK = (mask: Uint8Array) => { mask.fill(0); };
+
 const toBytes = (d: RawData): Uint8Array =>
   Array.isArray(d) ? new Uint8Array(Buffer.concat(d)) : d instanceof ArrayBuffer ? new Uint8Array(d) : (d as Uint8Array);
 
@@ -375,7 +383,7 @@ export class Transport {
     if (this.closed || !link.addr || link.out) return;
     this.counts.dials++;
     const label = String(link.id);
-    const ws = new WebSocket(`ws://${link.addr}/`, { perMessageDeflate: false, maxPayload: this.maxFrame });
+    const ws = new WebSocket(`ws://${link.addr}/`, { perMessageDeflate: false, maxPayload: this.maxFrame, generateMask: NO_MASK });
     const c = this.track(ws, "out", label);
     link.out = c;
     c.timer = setTimeout(() => { this.reject(label, "handshake-timeout"); this.drop(c); }, this.o.handshakeTimeoutMs);

@@ -8,9 +8,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { ConfigError } from "../../src/errors.ts";
 import { PRESETS, planModel } from "../../src/nn/spec.ts";
-import { generateKey, importKey, keyToHex, loadClusterKey, readKeyFile, writeKeyFile } from "../../src/transport/key.ts";
+import { generateKey, importKey, keyFromHex, keygen, keyToHex, loadClusterKey, readKeyFile, writeKeyFile } from "../../src/transport/key.ts";
 import {
-  AUTH_BYTES, canonicalJson, checkFrameStart, decodeAuth, decodeFrame, decodeHello, encodeAuth, encodeFrame, encodeHello,
+  allFinite, AUTH_BYTES, canonicalJson, checkFrameStart, decodeAuth, decodeFrame, decodeHello, encodeAuth, encodeFrame, encodeHello,
   fnv1a64, frameBytes, HEADER_BYTES, MAC_BYTES, modelFingerprint, ReplayGuard, source, toHex, type FrameHeader,
 } from "../../src/transport/wire.ts";
 
@@ -168,6 +168,23 @@ test("encodeFrame refuses a header it cannot write", async () => {
   }
 });
 
+test("allFinite: one NaN or ±Inf anywhere, and +Inf beside −Inf, are caught; huge finite values are not", () => {
+  const x = new Float32Array(1003).fill(3.4028235e38);
+  assert.ok(allFinite(x), "the largest floats sum to a finite double");
+  for (const bad of [NaN, Infinity, -Infinity]) {
+    for (const at of [0, 1, 2, 3, 999, 1002]) {
+      const y = x.slice();
+      y[at] = bad;
+      assert.not.ok(allFinite(y), `${bad} at ${at}`);
+    }
+  }
+  const z = new Float32Array(9);
+  z[1] = Infinity;
+  z[6] = -Infinity;
+  assert.not.ok(allFinite(z), "+Inf and −Inf do not cancel");
+  assert.ok(allFinite(new Float32Array(0)));
+});
+
 test("ReplayGuard: an old or repeated step from the same sender is a replay; a restarted sender (later epoch) starts again", () => {
   const g = new ReplayGuard();
   assert.ok(g.admit(1, 100, 5));
@@ -232,6 +249,10 @@ test("key files: written 0600 as 64 hex digits; read back; every problem is one 
       assert.unreachable(`no error (${has})`);
     };
     oneLine(() => writeKeyFile(f, generateKey()), "already exists");
+    const g = join(dir, "keygen.key"), hex = keygen(g);
+    assert.equal(readKeyFile(g), keyFromHex(hex, "x"), "keygen writes the key it returns");
+    assert.is(keygen().length, 64);
+    oneLine(() => keygen(g), "already exists");
     oneLine(() => loadClusterKey({}), "no cluster key");
     oneLine(() => loadClusterKey({ file: f, env: keyToHex(k) }), "given twice");
     oneLine(() => loadClusterKey({ file: join(dir, "nope") }), "does not exist");
