@@ -510,12 +510,17 @@ export class Transport {
     }
     link.slot = null;
     c.writing = true;
-    c.ws.send(f.bytes, { binary: true }, (err?: Error) => {
+    const done = (err?: Error) => {
       c.writing = false;
       if (err) { if (!link.slot) link.slot = f; } // keep it for the next connection unless a newer one came
       else this.counts.delivered++;
-      this.flush(link);
-    });
+      if (!err) this.flush(link);
+    };
+    try {
+      c.ws.send(f.bytes, { binary: true }, done);
+    } catch (e) {
+      done(e as Error); // a socket closing under us; its close handler picks another
+    }
   }
 
   private onFrame(c: Conn, bytes: Uint8Array, isBinary: boolean): void {

@@ -260,6 +260,24 @@ test("a third connection from the same peer id closes its oldest", async () => {
   }
 });
 
+test("pings: a peer that stops reading is cut after two intervals; one that answers stays", async () => {
+  const a = await node(0, [[1, null], [2, null]], { pingIntervalMs: 100 });
+  const quiet = new Client(a.addr), fine = new Client(a.addr);
+  try {
+    assert.ok(await quiet.handshake(1));
+    assert.ok(await fine.handshake(2));
+    quiet.ws.pause();
+    await until(() => a.log.some((l) => l.includes("1 did not answer a ping")), "node 0 to give up on the silent peer", 3000);
+    await until(() => !a.t.stats().connected.includes(1), "the silent peer's connection to go");
+    await sleep(250);
+    assert.equal(a.t.stats().connected, [2], "the answering peer stays connected");
+  } finally {
+    quiet.close();
+    fine.close();
+    await a.t.close();
+  }
+});
+
 test("a neighbour that stops and starts again on its port is redialed; delivery resumes, its new epoch restarts its steps", async () => {
   const a = await node(0, [[1, null]]);
   let b = await node(1, [[0, a.addr]], { epoch: 1000 });
