@@ -1,120 +1,437 @@
 // The paper's experiments (Crandall & Webb, arXiv:2005.10300) as configs, run in one command:
-//   npm run paper -- [manifest ...] [--only NAME] [--epochs E]
+//   npm run paper -- [manifest ...] [--seeds 1,2,3] [--jobs N] [--only NAME] [--epochs E] [--out DIR]
 // Each manifest (bench/paper/<name>.json) holds shared settings and a list of runs; every run is a
-// `cdl run` on the same data, partition, budgets and failure model. Results go to
-// bench/paper/results/<manifest>/<run>/ and a summary with charts to bench/paper/RESULTS.md.
-import { readdirSync, readFileSync, writeFileSync, mkdirSync, existsSync } from "node:fs";
-import { join } from "node:path";
+// `cdl run` on the same data, partition, budgets and failure model, repeated over the manifest's
+// seeds. Every (run, seed) is its own child process (this script with --worker), --jobs of them at
+// a time; each is deterministic on its own, so results do not depend on --jobs. Results go to
+// DIR/results/<manifest>/<run>/seed-<s>/ and a summary with charts to DIR/RESULTS.md (DIR defaults
+// to bench/paper).
+//
+// Manifest keys besides config.ts's Manifest (title, claim, base, runs):
+//   seeds      seeds every run is repeated with (default: [base.seed] or [1]); --seeds overrides
+//   target     { run, meanAccuracy }: the claim's threshold on that run's mean node accuracy, checked
+//              on the mean over seeds and on every seed
+//   groups     [{ name, title, settings }]: scenarios; every run is repeated in each, named
+//              <group>/<run>, with settings = base, then the group's, then the run's
+//   report     "grid" (default: one table and chart of all runs) or "time" (per group: accuracy
+//              over virtual time, time to `reach`, accuracy at `timeBudget` virtual s, final accuracy)
+//   reach, timeBudget   the time report's accuracy level (default 0.9) and budget (default 200 s)
+import { spawn, type ChildProcess } from "node:child_process";
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import * as os from "node:os";
+import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
+import { parseFlags, UsageError, type FlagTable } from "../../src/cli/args.ts";
+import { DatasetError } from "../../src/data/idx.ts";
 import { loadDataset } from "../../src/data/registry.ts";
-import type { Dataset } from "../../src/data/dataset.ts";
-import { manifestRunSettings, runConfigFromSettings, validateSettings, type Manifest } from "../../src/experiment/config.ts";
+import { ConfigError } from "../../src/errors.ts";
+import { runConfigFromSettings, validateSettings, type Manifest } from "../../src/experiment/config.ts";
 import { runExperiment, type RunSummary } from "../../src/experiment/run.ts";
-import { lineChart, PALETTE } from "../../src/report/svg.ts";
+import { ModelError } from "../../src/nn/spec.ts";
+import { lineChart, PALETTE, type Series } from "../../src/report/svg.ts";
 import { runtimeInfo } from "../../src/runtime.ts";
-import { simdBuild } from "../../src/wasm/loader.ts";
+import { clampCurve, claimCheck, combineCurves, comparisonTime, firstReach, formatReach, mean, parseSeeds, pctMeanSd, valueAt, type Curve } from "./stats.ts";
 
 const here = fileURLToPath(new URL(import.meta.url.includes("/dist/") ? "../../../bench/paper/" : "./", import.meta.url));
+const self = fileURLToPath(import.meta.url);
 
-interface Done { name: string; s: RunSummary; curve: [number, number][] }
+/** A bench/paper manifest: config.ts's Manifest and the runner's own keys (see the file header). */
+interface PaperManifest extends Manifest {
+  seeds?: number[];
+  target?: { run: string; meanAccuracy: number };
+  groups?: { name: string; title?: string; settings: Record<string, unknown> }[];
+  report?: "grid" | "time";
+  reach?: number;
+  timeBudget?: number;
+}
 
+const MANIFEST_KEYS = ["title", "claim", "base", "runs", "seeds", "target", "groups", "report", "reach", "timeBudget"];
+
+/** One row of a manifest's table: a run, in a group if the manifest has groups; settings unvalidated. */
+interface Row { name: string; run: string; group?: string; settings: Record<string, unknown> }
+/** One child process: a row under one seed. */
+interface Task { id: string; file: string; row: Row; seed: number; out: string; settings: Record<string, unknown> }
+interface SeedResult { seed: number; s: RunSummary; curve: Curve }
+interface RowResult { row: Row; seeds: SeedResult[] }
+interface Failure { task: Task; message: string }
+
+const isObject = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
 const pct = (x: number) => (100 * x).toFixed(2);
 
-function table(done: readonly Done[]): string {
-  const rows = done.map(({ name, s }) => {
-    const c = s.config;
-    return `| ${name} | ${c.algorithm} | ${s.topology.name} | ${c.drop} | ${c.linkMtbf === Infinity || c.linkMtbf === null ? "—" : `${c.linkMtbf}/${c.linkMttr} s`} | ` +
-      `**${pct(s.accuracy.mean)}** | ${pct(s.accuracy.min)} | ${pct(s.accuracy.max)} | ${pct(s.meanModelAccuracy)} | ` +
-      `${s.consensusDistance.mean.toPrecision(3)} | ${s.messages.delivered}/${s.messages.sent} | ${s.steps.budget} | ${s.wallSeconds.toFixed(0)} |`;
+/** Reads and checks a manifest; every problem is one line of the ConfigError. */
+function readManifest(file: string): PaperManifest {
+  let m: unknown;
+  try {
+    m = JSON.parse(readFileSync(join(here, file), "utf8"));
+  } catch (e) {
+    throw new ConfigError(`bench/paper/${file}: ${(e as Error).message.split("\n")[0]}`);
+  }
+  const p: string[] = [];
+  if (!isObject(m)) throw new ConfigError(`bench/paper/${file}: expected a JSON object`);
+  for (const k of Object.keys(m)) if (!MANIFEST_KEYS.includes(k)) p.push(`unknown key "${k}" (allowed: ${MANIFEST_KEYS.join(", ")})`);
+  if (typeof m.title !== "string") p.push(`"title" must be a string`);
+  if (!isObject(m.base)) p.push(`"base" must be an object of settings`);
+  const runs = Array.isArray(m.runs) ? m.runs : [];
+  if (!runs.length || !runs.every((r) => isObject(r) && typeof r.name === "string" && /^[\w.+-]+$/.test(r.name))) {
+    p.push(`"runs" must be a non-empty list of objects, each with a "name" of letters, digits and . _ + -`);
+  }
+  const names = runs.map((r) => (isObject(r) ? r.name : undefined));
+  if (new Set(names).size !== names.length) p.push(`run names must be distinct`);
+  if (m.seeds !== undefined && (!Array.isArray(m.seeds) || !m.seeds.length || !m.seeds.every((s) => Number.isInteger(s) && s >= 0 && s <= 2 ** 32 - 1) || new Set(m.seeds).size !== m.seeds.length)) {
+    p.push(`"seeds" must be a non-empty list of distinct integers in [0, 4294967295]`);
+  }
+  if (m.target !== undefined) {
+    const t = m.target;
+    if (!isObject(t) || typeof t.run !== "string" || typeof t.meanAccuracy !== "number" || !(t.meanAccuracy > 0 && t.meanAccuracy <= 1)) {
+      p.push(`"target" must be { "run": NAME, "meanAccuracy": a fraction in (0, 1] }`);
+    } else if (!names.includes(t.run)) p.push(`"target" names run "${t.run}", which is not in "runs"`);
+  }
+  if (m.groups !== undefined) {
+    const g = m.groups;
+    if (!Array.isArray(g) || !g.length || !g.every((x) => isObject(x) && typeof x.name === "string" && /^[\w.+-]+$/.test(x.name) && isObject(x.settings) && (x.title === undefined || typeof x.title === "string"))) {
+      p.push(`"groups" must be a non-empty list of { "name", "title"?, "settings": {…} }, names of letters, digits and . _ + -`);
+    } else if (new Set(g.map((x) => x.name)).size !== g.length) p.push(`group names must be distinct`);
+  }
+  if (m.report !== undefined && m.report !== "grid" && m.report !== "time") p.push(`"report" must be "grid" or "time"`);
+  if (m.target !== undefined && (m.report === "time" || m.groups !== undefined)) p.push(`"target" is checked by the grid report of a manifest without groups only`);
+  if (m.reach !== undefined && !(typeof m.reach === "number" && m.reach > 0 && m.reach <= 1)) p.push(`"reach" must be a fraction in (0, 1]`);
+  if (m.timeBudget !== undefined && !(typeof m.timeBudget === "number" && m.timeBudget > 0)) p.push(`"timeBudget" must be a number of virtual seconds > 0`);
+  if (p.length) throw new ConfigError(p.map((x) => `bench/paper/${file}: ${x}`).join("\n"));
+  return m as unknown as PaperManifest;
+}
+
+/** The manifest's rows: its runs, or every group × run. */
+function rows(m: PaperManifest): Row[] {
+  const own = (r: PaperManifest["runs"][number]) => { const { name: _n, ...over } = r; return over; };
+  if (!m.groups) return m.runs.map((r) => ({ name: r.name, run: r.name, settings: { ...m.base, ...own(r) } }));
+  return m.groups.flatMap((g) => m.runs.map((r) => ({ name: `${g.name}/${r.name}`, run: r.name, group: g.name, settings: { ...m.base, ...g.settings, ...own(r) } })));
+}
+
+function seedsOf(m: PaperManifest): number[] {
+  return m.seeds ?? [typeof m.base.seed === "number" ? m.base.seed : 1];
+}
+
+const seedDir = (root: string, id: string, row: string, seed: number) => join(root, "results", id, row, `seed-${seed}`);
+
+/** The task's settings checked now, before any run starts (the child checks them again). */
+function checkTask(t: Task): void {
+  const where = `bench/paper/${t.file} run ${t.row.name} seed ${t.seed}`;
+  runConfigFromSettings({ ...validateSettings(t.settings, where), out: t.out });
+}
+
+/** Mean node accuracy at each evaluation point of a run's metrics.jsonl (on its evaluation subset), none later than the run's end. */
+function accuracyCurve(out: string, end: number): Curve {
+  const evals = readFileSync(join(out, "metrics.jsonl"), "utf8").trim().split("\n").map((l) => JSON.parse(l)).filter((e) => e.type === "eval");
+  return clampCurve(evals.map((e) => [e.t, e.meanAccuracy] as [number, number]), end);
+}
+
+/** A finished run read back from its directory, or null if it has no complete result. */
+function readSeed(out: string, seed: number): SeedResult | null {
+  if (!existsSync(join(out, "summary.json")) || !existsSync(join(out, "metrics.jsonl"))) return null;
+  const s = JSON.parse(readFileSync(join(out, "summary.json"), "utf8")) as RunSummary;
+  return s.interrupted ? null : { seed, s, curve: accuracyCurve(out, s.virtualSeconds) };
+}
+
+// ---- child processes ---------------------------------------------------------------------------
+
+/** The child: one run, written into its directory (overwriting an earlier result). Returns the exit code. */
+async function worker(arg: string): Promise<number> {
+  const { settings, out, where } = JSON.parse(arg) as { settings: Record<string, unknown>; out: string; where: string };
+  try {
+    const cfg = runConfigFromSettings({ ...validateSettings(settings, where), out });
+    const ds = await loadDataset(cfg.dataset, { dataDir: cfg.dataDir });
+    await runExperiment(cfg, { dataset: ds, overwrite: true });
+    return 0;
+  } catch (e) {
+    if (e instanceof ConfigError || e instanceof DatasetError || e instanceof ModelError) {
+      process.stderr.write(`error: ${e.message}\n`);
+      return 2;
+    }
+    throw e;
+  }
+}
+
+const live = new Set<ChildProcess>();
+
+/** Runs one task in a child process; resolves with its exit code and what it wrote to stderr. */
+function spawnTask(t: Task): Promise<{ code: number | null; signal: string | null; stderr: string }> {
+  // A stale summary must not pass for this run's if the run fails.
+  rmSync(join(t.out, "summary.json"), { force: true });
+  const arg = JSON.stringify({ settings: t.settings, out: t.out, where: `bench/paper/${t.file} run ${t.row.name} seed ${t.seed}` });
+  return new Promise((done) => {
+    const child = spawn(process.execPath, [self, "--worker", arg], { stdio: ["ignore", "ignore", "pipe"] });
+    live.add(child);
+    let stderr = "";
+    child.stderr!.on("data", (b: Buffer) => { stderr += b.toString(); });
+    child.on("error", (e) => { live.delete(child); done({ code: null, signal: null, stderr: e.message }); });
+    child.on("close", (code, signal) => { live.delete(child); done({ code, signal, stderr }); });
+  });
+}
+
+/** Runs the tasks, `jobs` at a time, in order; one progress line per start and per end. */
+async function runTasks(tasks: readonly Task[], jobs: number): Promise<Failure[]> {
+  const failures: Failure[] = [];
+  let next = 0, finished = 0;
+  const label = (t: Task) => `[${t.id}] ${t.row.name} seed ${t.seed}`;
+  const lane = async () => {
+    while (next < tasks.length) {
+      const t = tasks[next++];
+      process.stderr.write(`${label(t)}: started (${next}/${tasks.length})\n`);
+      const t0 = performance.now();
+      const r = await spawnTask(t);
+      const wall = `${((performance.now() - t0) / 1000).toFixed(0)} s wall`;
+      finished++;
+      const res = r.code === 0 ? readSeed(t.out, t.seed) : null;
+      if (res) {
+        const s = res.s;
+        process.stderr.write(`${label(t)}: mean accuracy ${pct(s.accuracy.mean)}% (worst node ${pct(s.accuracy.min)}%, θ̄ ${pct(s.meanModelAccuracy)}%), ` +
+          `${s.virtualSeconds.toFixed(1)} virtual s, ${wall} (${finished}/${tasks.length} done)\n`);
+      } else {
+        const why = r.stderr.trim().split("\n").filter((l) => l.trim()).slice(r.code === 2 ? 0 : -3).join(" / ") ||
+          (r.signal ? `killed by ${r.signal}` : `exit ${r.code}`);
+        failures.push({ task: t, message: why });
+        process.stderr.write(`${label(t)}: FAILED after ${wall}: ${why} (${finished}/${tasks.length} done)\n`);
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(jobs, tasks.length) }, lane));
+  return failures;
+}
+
+// ---- the report --------------------------------------------------------------------------------
+
+/** What the section says about how it was made. */
+interface Made { seeds: number[]; epochs?: number; only?: string; jobs: number; date: string }
+
+function gridTable(results: readonly RowResult[]): string {
+  const lines = results.map(({ row, seeds }) => {
+    const c = seeds[0].s.config, s0 = seeds[0].s;
+    const accs = seeds.map((r) => r.s.accuracy.mean);
+    const m = seeds.map((r) => r.s.messages);
+    const delivered = mean(m.map((x) => (x.sent ? x.delivered / x.sent : NaN)));
+    return `| ${row.name} | ${c.algorithm} | ${s0.topology.name} | ${c.drop} | ${c.linkMtbf === Infinity || c.linkMtbf === null ? "—" : `${c.linkMtbf}/${c.linkMttr} s`} | ` +
+      `${seeds.map((r) => r.seed).join(",")} | **${pctMeanSd(accs)}** | ${pct(Math.min(...accs))} | ${pct(Math.min(...seeds.map((r) => r.s.accuracy.min)))} | ` +
+      `${pct(mean(seeds.map((r) => r.s.meanModelAccuracy)))} | ${mean(seeds.map((r) => r.s.consensusDistance.mean)).toPrecision(3)} | ` +
+      `${Number.isNaN(delivered) ? "—" : (100 * delivered).toFixed(1)} | ${s0.steps.budget} | ${mean(seeds.map((r) => r.s.wallSeconds)).toFixed(0)} |`;
   });
   return [
-    "| run | algorithm | topology | drop | link mtbf/mttr | mean acc % | min % | max % | θ̄ acc % | consensus dist. | msgs delivered/sent | steps/node | wall s |",
-    "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
-    ...rows,
+    "| run | algorithm | topology | drop | link mtbf/mttr | seeds | mean acc % (± sd) | min over seeds % | worst node % | θ̄ acc % | consensus dist. | msgs delivered % | steps/node | wall s |",
+    "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+    ...lines,
   ].join("\n");
 }
 
-/** Mean node accuracy (%) at each evaluation point of a run's metrics.jsonl. */
-function accuracyCurve(out: string): [number, number][] {
-  const evals = readFileSync(join(out, "metrics.jsonl"), "utf8").trim().split("\n").map((l) => JSON.parse(l)).filter((e) => e.type === "eval");
-  return evals.map((e) => [e.t, 100 * e.meanAccuracy]);
+/** The claim check in words, or "" without a target. */
+function claimText(m: PaperManifest, results: readonly RowResult[], seeds: readonly number[]): string {
+  if (!m.target) return "";
+  const { run, meanAccuracy: level } = m.target;
+  const head = `**Claim check** (the manifest's \`target\`): \`${run}\` must reach a mean node accuracy of at least ${Number((100 * level).toPrecision(4))}%, on the mean over seeds and on every seed.`;
+  const r = results.find((x) => x.row.name === run);
+  if (!r) return `${head} Not measured: \`${run}\` has no results.`;
+  const got = r.seeds.map((x) => ({ seed: x.seed, value: x.s.accuracy.mean }));
+  const c = claimCheck(got, level);
+  const partial = got.length < seeds.length ? ` (only ${got.length} of the ${seeds.length} seeds have results)` : "";
+  const over = `Over seed${got.length > 1 ? "s" : ""} ${got.map((x) => x.seed).join(", ")}${partial} its mean node accuracy is ${pctMeanSd(got.map((x) => x.value))}%`;
+  const low = got.reduce((a, b) => (b.value < a.value ? b : a));
+  const failing = c.failing.map((f) => `seed ${f.seed} reaches ${pct(f.value)}%`).join(", ");
+  const verdict = c.passesMean && c.passesEvery ? `it **passes on the mean and on every seed**${got.length > 1 ? ` (lowest: seed ${low.seed}, ${pct(low.value)}%)` : ""}.`
+    : c.passesMean ? `it **passes on the mean but not on every seed**: ${failing}.`
+    : `it **fails on the mean**, and not every seed passes: ${failing}.`;
+  return `${head} ${over}: ${verdict}`;
 }
 
-/** A finished run read back from its directory, or null if it has not been run. */
-function readDone(out: string, name: string): Done | null {
-  if (!existsSync(join(out, "summary.json")) || !existsSync(join(out, "metrics.jsonl"))) return null;
-  return { name, s: JSON.parse(readFileSync(join(out, "summary.json"), "utf8")) as RunSummary, curve: accuracyCurve(out) };
-}
-
-async function runManifest(file: string, only: string | undefined, epochs: number | undefined, cache: Map<string, Dataset>): Promise<string> {
-  const id = file.replace(/\.json$/, "");
-  const m = JSON.parse(readFileSync(join(here, file), "utf8")) as Manifest;
-  const outDir = join(here, "results", id);
-  mkdirSync(outDir, { recursive: true });
-  const done: Done[] = [];
-  for (const r of m.runs) {
-    if (only && r.name !== only) {
-      // --only re-runs one run; the others' latest results are read back, so the section stays whole.
-      const prev = readDone(join(outDir, r.name), r.name);
-      if (prev) done.push(prev);
-      continue;
-    }
-    const name = r.name;
-    const settings = validateSettings({ ...manifestRunSettings(m, r), ...(epochs ? { epochs } : {}) }, `${file} run ${name}`);
-    const cfg = runConfigFromSettings({ ...settings, out: join(outDir, name) });
-    let ds = cache.get(cfg.dataset);
-    if (!ds) cache.set(cfg.dataset, (ds = await loadDataset(cfg.dataset, { dataDir: cfg.dataDir })));
-    const t0 = performance.now();
-    process.stderr.write(`[${id}] ${name}: ${cfg.algorithm} ${cfg.topology} drop ${cfg.drop} … `);
-    const s = await runExperiment(cfg, { dataset: ds });
-    process.stderr.write(`mean accuracy ${pct(s.accuracy.mean)}% (${((performance.now() - t0) / 1000).toFixed(0)} s)\n`);
-    done.push({ name, s, curve: accuracyCurve(s.out) });
-  }
-  const chart = lineChart({
-    title: `${m.title}: mean node accuracy over virtual time`, xLabel: "virtual time (s)", yLabel: "mean node accuracy (%)", yRange: [0, 100],
-    series: done.map((d, i) => ({ name: d.name, points: d.curve, color: PALETTE[i % PALETTE.length], width: d.s.config.algorithm === "cdl" ? 2.5 : 1.5, dash: d.s.config.algorithm === "cdl" ? undefined : "5 3" })),
+/** A chart of mean node accuracy over virtual time per row, mean over seeds, with thin min and max lines over several seeds. */
+function accuracyChart(title: string, results: readonly RowResult[], label: (r: Row) => string, bold: (r: RowResult) => boolean): string {
+  const series: Series[] = results.flatMap((r, i) => {
+    const color = PALETTE[i % PALETTE.length];
+    const cc = combineCurves(r.seeds.map((x) => x.curve));
+    const line = (k: "mean" | "min" | "max") => cc.map((p) => [p.t, 100 * p[k]] as [number, number]);
+    const main: Series = { name: label(r.row), points: line("mean"), color, width: bold(r) ? 2.5 : 1.5, dash: bold(r) ? undefined : "5 3" };
+    if (r.seeds.length < 2) return [main];
+    const band = (k: "min" | "max"): Series => ({ name: `${label(r.row)} ${k}`, points: line(k), color, width: 0.75, opacity: 0.45, legend: false });
+    return [main, band("min"), band("max")];
   });
-  writeFileSync(join(outDir, "accuracy.svg"), chart);
-  const base = Object.entries(m.base).map(([k, v]) => `--${k} ${v}`).join(" ");
+  const seeds = Math.max(0, ...results.map((r) => r.seeds.length));
+  return lineChart({
+    title: `${title}: mean node accuracy${seeds > 1 ? ", mean over seeds (thin: min and max)" : ""}`,
+    xLabel: "virtual time (s)", yLabel: "mean node accuracy (%)", yRange: [0, 100], series,
+  });
+}
+
+function reportLinks(id: string, results: readonly RowResult[]): string {
+  return `Per-run reports: ${results.map((r) => `${r.row.name} (${r.seeds.map((x) => `[seed ${x.seed}](results/${id}/${r.row.name}/seed-${x.seed}/report.html)`).join(", ")})`).join("; ")}.`;
+}
+
+function missingText(rowsOf: readonly Row[], results: readonly RowResult[], seeds: readonly number[], failures: readonly Failure[]): string {
+  const notes: string[] = [];
+  for (const f of failures) notes.push(`\`${f.task.row.name}\` seed ${f.task.seed} failed: ${f.message.replace(/^error: /, "")}`);
+  for (const row of rowsOf) {
+    const have = results.find((r) => r.row.name === row.name)?.seeds.map((x) => x.seed) ?? [];
+    const lost = seeds.filter((s) => !have.includes(s) && !failures.some((f) => f.task.row.name === row.name && f.task.seed === s));
+    if (lost.length) notes.push(`\`${row.name}\` has no results for seed${lost.length > 1 ? "s" : ""} ${lost.join(", ")}`);
+  }
+  return notes.length ? `**Missing:** ${notes.join("; ")}.\n` : "";
+}
+
+function madeText(id: string, made: Made, results: readonly RowResult[]): string {
   const info = runtimeInfo();
-  const section = [
+  const builds = [...new Set(results.flatMap((r) => r.seeds.map((x) => x.s.versions.build ?? "TS reference")))].join(", ");
+  const cmd = `npm run paper -- ${id} --seeds ${made.seeds.join(",")}${made.epochs ? ` --epochs ${made.epochs}` : ""}`;
+  return `Measured with \`${cmd}\`` +
+    (made.only ? `; ${made.only} re-run alone on ${made.date} with \`--only ${made.only}\` (the other rows are read back from their results)` : ` on ${made.date}`) +
+    ` on ${info.runtime} ${info.runtimeVersion}, ${info.cpu} (${info.cores} cores; one thread a run, ${made.jobs} run${made.jobs > 1 ? "s" : ""} at a time), ` +
+    `engine ${info.engineVersion}, SIMD build ${builds || "—"}.`;
+}
+
+function gridSection(id: string, file: string, m: PaperManifest, rowsOf: readonly Row[], results: readonly RowResult[], failures: readonly Failure[], made: Made, outDir: string): string {
+  writeFileSync(join(outDir, "accuracy.svg"), accuracyChart(m.title, results, (r) => r.name, (r) => r.seeds[0].s.config.algorithm === "cdl"));
+  const base = Object.entries(m.base).map(([k, v]) => `--${k} ${v}`).join(" ");
+  return [
     `## ${m.title}`,
     m.claim ? `\n${m.claim}\n` : "",
     `Shared settings: \`${base}\` (every other setting at its default; see \`bench/paper/${file}\`).`,
     "",
-    table(done),
+    `Each row is its run over the seeds listed: mean node accuracy on the full test set as mean ± sd over seeds (sd with n − 1), ` +
+      `the lowest of those means, the worst single node over all seeds, and θ̄'s accuracy, consensus distance, delivered messages and wall time as means over seeds.`,
+    "",
+    claimText(m, results, made.seeds),
+    "",
+    gridTable(results),
     "",
     `![mean accuracy over time](results/${id}/accuracy.svg)`,
     "",
-    `Per-run reports: ${done.map((d) => `[${d.name}](results/${id}/${d.name}/report.html)`).join(", ")}.`,
+    reportLinks(id, results),
     "",
-    `Measured with \`npm run paper -- ${id}${epochs ? ` --epochs ${epochs}` : ""}\`` +
-      (only ? `; ${only} re-run alone on ${new Date().toISOString().slice(0, 10)} with \`--only ${only}\` (the other rows are read back from their results)` : ` on ${new Date().toISOString().slice(0, 10)}`) +
-      ` on ${info.runtime} ${info.runtimeVersion}, ${info.cpu} (${info.cores} cores; one thread), engine ${info.engineVersion}, SIMD build ${simdBuild()}.`,
+    missingText(rowsOf, results, made.seeds, failures),
+    madeText(id, made, results),
     "",
-  ].join("\n");
-  writeFileSync(join(outDir, "SECTION.md"), section);
-  return section;
+  ].join("\n").replace(/\n{3,}/g, "\n\n");
 }
 
-const args = process.argv.slice(2);
-const oi = args.indexOf("--only"), ei = args.indexOf("--epochs");
-const only = oi >= 0 ? args[oi + 1] : undefined;
-const epochs = ei >= 0 ? Number(args[ei + 1]) : undefined;
-const named = args.filter((a, i) => !a.startsWith("--") && !(oi >= 0 && i === oi + 1) && !(ei >= 0 && i === ei + 1));
-const manifests = named.length ? named.map((n) => (n.endsWith(".json") ? n : `${n}.json`)) :
-  readdirSync(here).filter((f) => f.endsWith(".json")).sort();
-for (const f of manifests) if (!existsSync(join(here, f))) { console.error(`no manifest bench/paper/${f}`); process.exit(2); }
-const cache = new Map<string, Dataset>();
-for (const f of manifests) console.log(await runManifest(f, only, epochs, cache));
-// RESULTS.md gathers the latest section of every manifest, so manifests can be run one at a time.
-const sections = readdirSync(join(here, "results")).sort()
-  .map((id) => join(here, "results", id, "SECTION.md")).filter((p) => existsSync(p)).map((p) => readFileSync(p, "utf8"));
-writeFileSync(join(here, "RESULTS.md"), [
-  "# Paper experiments: results",
-  "",
-  "Accuracy is every node's final model on the full test set; θ̄ is the mean of the nodes' models. Virtual time is the",
-  "simulation's clock (see the README). Each section says the command and date that produced it.",
-  "",
-  ...sections,
-].join("\n"));
+function timeSection(id: string, file: string, m: PaperManifest, rowsOf: readonly Row[], results: readonly RowResult[], failures: readonly Failure[], made: Made, outDir: string): string {
+  const reach = m.reach ?? 0.9, cap = m.timeBudget ?? 200, level = `${Number((100 * reach).toPrecision(4))}%`;
+  const base = Object.entries(m.base).map(([k, v]) => `--${k} ${v}`).join(" ");
+  const evalSamples = results[0]?.seeds[0]?.s.config.evalSamples;
+  const parts = [
+    `## ${m.title}`,
+    m.claim ? `\n${m.claim}\n` : "",
+    `Shared settings: \`${base}\` (every other setting at its default; see \`bench/paper/${file}\`). Runs: ` +
+      m.runs.map((r) => { const { name, ...o } = r; const f = Object.entries(o).map(([k, v]) => `--${k} ${v}`).join(" "); return `\`${name}\`${f ? ` (\`${f}\`)` : ""}`; }).join(", ") + ".",
+    "",
+    `Per scenario: mean node accuracy over virtual time (on the ${evalSamples ?? "evaluation"}-sample evaluation subset, mean over seeds ${made.seeds.join(", ")}); ` +
+      `**time to ${level}** is the first evaluation point at or above it (mean over seeds, and the range); **accuracy at B** is the last evaluation point at or before ` +
+      `B = ${cap} virtual s, or at the end of the scenario's longest run if all end sooner; **final** is every node on the full test set after the run (mean ± sd over seeds); ` +
+      `**virtual time** is when the run ended (mean over seeds). An evaluation point after a run's last event counts at its end.`,
+    "",
+  ];
+  for (const g of m.groups ?? [{ name: "", title: undefined, settings: {} }]) {
+    const rs = results.filter((r) => (r.row.group ?? "") === g.name);
+    const settings = Object.entries(g.settings).map(([k, v]) => `--${k} ${v}`).join(" ");
+    parts.push(`### ${g.title ?? g.name}`, "", settings ? `Scenario settings: \`${settings}\`.` : "No scenario settings beyond the shared ones.", "");
+    if (!rs.length) { parts.push("No results.", ""); continue; }
+    const svg = `accuracy-${g.name || "all"}.svg`;
+    writeFileSync(join(outDir, svg), accuracyChart(`${m.title}: ${g.title ?? g.name}`, rs, (r) => r.run, (r) => r.seeds[0].s.config.algorithm.startsWith("cdl")));
+    const B = comparisonTime(rs.flatMap((r) => r.seeds.map((x) => x.s.virtualSeconds)), cap);
+    parts.push(`| run | algorithm | seeds | time to ${level} (s) | acc. at ${Number(B.toPrecision(4))} s % | final acc. % | virtual time s | wall s |`, "|---|---|---|---|---|---|---|---|");
+    for (const r of rs) {
+      const atB = r.seeds.map((x) => valueAt(x.curve, B)).filter((v): v is number => v !== null);
+      parts.push(`| ${r.row.run} | ${r.seeds[0].s.config.algorithm} | ${r.seeds.map((x) => x.seed).join(",")} | ${formatReach(r.seeds.map((x) => firstReach(x.curve, reach)))} | ` +
+        `${pctMeanSd(atB)} | **${pctMeanSd(r.seeds.map((x) => x.s.accuracy.mean))}** | ${mean(r.seeds.map((x) => x.s.virtualSeconds)).toFixed(1)} | ` +
+        `${mean(r.seeds.map((x) => x.s.wallSeconds)).toFixed(0)} |`);
+    }
+    parts.push("", `![mean accuracy over time, ${g.title ?? g.name}](results/${id}/${svg})`, "");
+  }
+  parts.push(reportLinks(id, results), "", missingText(rowsOf, results, made.seeds, failures), madeText(id, made, results), "");
+  return parts.join("\n").replace(/\n{3,}/g, "\n\n");
+}
+
+// ---- the command -------------------------------------------------------------------------------
+
+const cores = os.availableParallelism?.() ?? os.cpus().length;
+
+const FLAGS: FlagTable = {
+  seeds: { type: "string", help: "seeds every run is repeated with, e.g. 1,2,3 (default: each manifest's \"seeds\")" },
+  jobs: { type: "int", default: cores, min: 1, max: 1024, help: "runs at a time, each its own process" },
+  only: { type: "string", help: "re-run only this run (NAME, or GROUP/NAME, or a GROUP); the other rows are read back from their results" },
+  epochs: { type: "number", above: 0, help: "override every run's --epochs (quick checks)" },
+  out: { type: "string", help: "directory for results/ and RESULTS.md (default bench/paper)" },
+  help: { type: "bool", default: false, help: "this text" },
+};
+
+function help(): string {
+  const rows = Object.entries(FLAGS).map(([k, s]) => `  --${k.padEnd(8)} ${s.help}${s.default !== undefined && s.type !== "bool" ? ` (default ${s.default})` : ""}`);
+  const names = readdirSync(here).filter((f) => f.endsWith(".json")).sort().map((f) => f.replace(/\.json$/, ""));
+  return `usage: npm run paper -- [manifest ...] [flags]\nRuns bench/paper/<manifest>.json (default: all of ${names.join(", ")}) over seeds and writes RESULTS.md.\n\n${rows.join("\n")}\n`;
+}
+
+async function main(argv: string[]): Promise<number> {
+  if (argv[0] === "--worker") return worker(argv[1]);
+  const { flags, positional } = parseFlags("paper", argv, FLAGS);
+  if (flags.help) { process.stdout.write(help()); return 0; }
+  const seedsFlag = flags.seeds === undefined ? undefined : parseSeeds(flags.seeds as string);
+  const jobs = flags.jobs as number, only = flags.only as string | undefined, epochs = flags.epochs as number | undefined;
+  const root = resolve((flags.out as string | undefined) ?? here);
+  const files = positional.length ? positional.map((n) => (n.endsWith(".json") ? n : `${n}.json`)) : readdirSync(here).filter((f) => f.endsWith(".json")).sort();
+  for (const f of files) if (!existsSync(join(here, f))) throw new ConfigError(`no manifest bench/paper/${f}`);
+
+  // Every manifest and every run's settings are checked before the first run starts.
+  const plans = files.map((file) => {
+    const id = file.replace(/\.json$/, "");
+    const m = readManifest(file);
+    const rs = rows(m);
+    const seeds = seedsFlag ?? seedsOf(m);
+    const picked = (r: Row) => !only || r.name === only || r.run === only || r.group === only;
+    const tasks: Task[] = rs.filter(picked).flatMap((row) => seeds.map((seed) => ({
+      id, file, row, seed, out: seedDir(root, id, row.name, seed),
+      settings: { ...row.settings, ...(epochs ? { epochs } : {}), seed },
+    })));
+    return { id, file, m, rs, seeds, tasks };
+  });
+  const tasks = plans.flatMap((p) => p.tasks);
+  if (only && !tasks.length) throw new ConfigError(`--only ${only}: no run, group or group/run of that name in ${files.join(", ")}`);
+  for (const t of tasks) checkTask(t);
+
+  const stop = (sig: NodeJS.Signals) => { for (const c of live) c.kill(sig); process.exit(sig === "SIGINT" ? 130 : 143); };
+  process.on("SIGINT", stop);
+  process.on("SIGTERM", stop);
+  process.stderr.write(`${tasks.length} runs, ${Math.min(jobs, tasks.length)} at a time; results in ${join(root, "results")}\n`);
+  const failures = await runTasks(tasks, jobs);
+
+  const date = new Date().toISOString().slice(0, 10);
+  for (const p of plans) {
+    const outDir = join(root, "results", p.id);
+    mkdirSync(outDir, { recursive: true });
+    const results: RowResult[] = p.rs.map((row) => ({
+      row, seeds: p.seeds.map((seed) => readSeed(seedDir(root, p.id, row.name, seed), seed)).filter((x): x is SeedResult => x !== null),
+    })).filter((r) => r.seeds.length > 0);
+    const made: Made = { seeds: p.seeds, epochs, only, jobs, date };
+    const fails = failures.filter((f) => f.task.id === p.id);
+    const section = p.m.report === "time" ? timeSection(p.id, p.file, p.m, p.rs, results, fails, made, outDir)
+      : gridSection(p.id, p.file, p.m, p.rs, results, fails, made, outDir);
+    writeFileSync(join(outDir, "SECTION.md"), section);
+    console.log(section);
+  }
+  // RESULTS.md gathers the latest section of every manifest, so manifests can be run one at a time.
+  const sections = readdirSync(join(root, "results")).sort()
+    .map((id) => join(root, "results", id, "SECTION.md")).filter((p) => existsSync(p)).map((p) => readFileSync(p, "utf8"));
+  writeFileSync(join(root, "RESULTS.md"), [
+    "# Paper experiments: results",
+    "",
+    "Accuracy is every node's final model on the full test set; θ̄ is the mean of the nodes' models. Virtual time is the",
+    "simulation's clock (see the README). Rows are means over seeds (see each section). Each section says the command and",
+    "date that produced it.",
+    "",
+    ...sections,
+  ].join("\n"));
+  if (failures.length) process.stderr.write(`${failures.length} of ${tasks.length} runs failed: ${failures.map((f) => `${f.task.id} ${f.task.row.name} seed ${f.task.seed}`).join(", ")}\n`);
+  return failures.length ? 1 : 0;
+}
+
+try {
+  process.exitCode = await main(process.argv.slice(2));
+} catch (e) {
+  if (e instanceof UsageError || e instanceof ConfigError) {
+    console.error(`error: ${e.message}`);
+    process.exitCode = 2;
+  } else throw e;
+}
