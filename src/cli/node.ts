@@ -3,7 +3,10 @@
 // the node's own flags say who it is, where it listens and where its neighbours are.
 import { readKeyFile, generateKey, loadClusterKey, writeKeyFile } from "../transport/key.ts";
 import { runConfigFromArgs, RUN_FLAGS, type RunConfig } from "../experiment/config.ts";
-import { LIVE_ALGORITHMS, runLiveNode, type LiveSummary } from "../drivers/live.ts";
+import { parseTopology } from "../consensus/topology.ts";
+import { LIVE_ALGORITHMS, liveProblems, runLiveNode, type LiveSummary } from "../drivers/live.ts";
+import { ConfigError } from "../errors.ts";
+import { Rng } from "../rng.ts";
 import { helpText, parseFlags, UsageError, type FlagTable } from "./args.ts";
 
 export const NODE_FLAGS: FlagTable = {
@@ -68,6 +71,12 @@ export async function nodeCommand(argv: string[]): Promise<number> {
   const { config, json, quiet } = runConfigFromArgs(["--budget", "steps", ...rest]);
   if (!config.out && !config.resume) throw new UsageError("cdl node: --out DIR is required (the node's metrics, summary, final model and checkpoints)");
   const { host, port } = parseListen(flags.listen as string);
+  const peers = parsePeers(flags.peers as string);
+  if (!config.resume) { // the settings' problems first, before the key: the same graph every node builds
+    const adj = parseTopology(config.topology, config.nodes, new Rng(config.seed).fork(1)).adj[flags.id as number] ?? [];
+    const problems = liveProblems(config, { id: flags.id as number, peers }, adj);
+    if (problems.length) throw new ConfigError(problems.join("\n"));
+  }
   const key = loadClusterKey({ file: flags.key as string | undefined, env: process.env.CDL_CLUSTER_KEY });
   let signal: NodeJS.Signals | null = null;
   const onSignal = (sig: NodeJS.Signals) => {
@@ -81,7 +90,7 @@ export async function nodeCommand(argv: string[]): Promise<number> {
   let s: LiveSummary;
   try {
     s = await runLiveNode(cfg, {
-      id: flags.id as number, host, port, peers: parsePeers(flags.peers as string), key,
+      id: flags.id as number, host, port, peers, key,
       startAt: (flags["start-at"] as number | undefined) ?? Date.now(), out, resume: config.resume !== undefined,
       evalEvery: config.evalEvery ?? 2, shouldStop: () => signal !== null,
       log: quiet ? undefined : (line) => console.error(line),

@@ -168,7 +168,9 @@ export async function runCluster(cfg: RunConfig, o: ClusterOptions): Promise<Clu
     const failed = exits.map((c, i) => (c !== undefined && c !== 0 && c !== 130 && c !== 143 && !pendingRestart.some((r) => r.i === i) ? i : -1)).filter((i) => i >= 0);
     if (failed.length) {
       for (const p of procs) p?.kill("SIGKILL");
-      throw new ConfigError(`node${failed.length > 1 ? "s" : ""} ${failed.join(", ")} failed (exit ${failed.map((i) => exits[i]).join(", ")}); see ${join(out, `node-${failed[0]}`, "log.txt")}`);
+      const logFile = join(out, `node-${failed[0]}`, "log.txt");
+      const last = readFileSync(logFile, "utf8").split("\n").filter((l) => l && !l.startsWith("--") && !l.startsWith("{")).pop() ?? "";
+      throw new ConfigError(`node${failed.length > 1 ? "s" : ""} ${failed.join(", ")} failed (exit ${failed.map((i) => exits[i]).join(", ")}): ${last.slice(0, 300)}; see ${logFile}`);
     }
     if (procs.every((p) => p === null) && pendingRestart.length === 0) break;
     if (t > o.timeout) {

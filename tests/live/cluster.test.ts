@@ -1,0 +1,84 @@
+// Live nodes end to end, on loopback: a 3-process cluster mixing Node, Bun and Deno completes and
+// learns; a killed node is restarted from its checkpoint and the run still completes with no
+// process left behind; a node refuses flags that cannot work. Bounded in time; every process
+// started is stopped.
+import { test } from "uvu";
+import * as assert from "uvu/assert";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { cdlSync, root } from "../cli.ts";
+import { LIVE_ALGORITHMS, liveProblems } from "../../src/drivers/live.ts";
+import { parsePeers, splitFlags, NODE_FLAGS } from "../../src/cli/node.ts";
+import { runConfig } from "../../src/experiment/config.ts";
+import { skipIf } from "../skip.ts";
+
+const dir = mkdtempSync(join(tmpdir(), "cdl-live-"));
+const hasBunDeno = existsSync(join(root, "node_modules/.bin/bun")) && existsSync(join(root, "node_modules/.bin/deno"));
+/** Processes whose command line mentions `text` (Linux /proc; [] elsewhere). */
+function processesWith(text: string): number[] {
+  if (!existsSync("/proc/self/cmdline")) return [];
+  return readdirSync("/proc").filter((d) => /^\d+$/.test(d)).filter((d) => {
+    try { return readFileSync(`/proc/${d}/cmdline`, "utf8").includes(text); } catch { return false; }
+  }).map(Number);
+}
+
+test("node flags: peers parse, unknown neighbours and missing addresses are named, simulator-only algorithms refused", () => {
+  assert.equal([...parsePeers("1=127.0.0.1:7001, 2=[::1]:7002")], [[1, "127.0.0.1:7001"], [2, "[::1]:7002"]]);
+  assert.throws(() => parsePeers("1=localhost"), /--peers entry '1=localhost' is not ID=HOST:PORT/);
+  assert.throws(() => parsePeers("1=a:1,1=b:2"), /names node 1 twice/);
+  assert.equal(splitFlags(["--id", "3", "--nodes", "4", "--peers=0=h:1", "--drop", "0.1"], NODE_FLAGS), { own: ["--id", "3", "--peers=0=h:1"], rest: ["--nodes", "4", "--drop", "0.1"] });
+  const cfg = runConfig({ budget: "steps" });
+  assert.equal(liveProblems(cfg, { id: 0, peers: new Map([[1, "h:1"], [7, "h:2"]]) }, [1, 2]), [
+    "--peers has no address for neighbour 2 of node 0 on ring",
+    "--peers names 7, not neighbour of node 0 on ring (neighbours: 1, 2)",
+  ]);
+  for (const algorithm of ["fedavg", "dpsgd", "centralized"] as const) {
+    assert.match(liveProblems(runConfig({ algorithm, budget: "steps" }), { id: 0, peers: new Map() }, [])[0], /runs only in the simulator/);
+  }
+  assert.equal([...LIVE_ALGORITHMS], ["cdl", "cdl-on-receive", "isolated"]);
+  assert.match(liveProblems(runConfig({ budget: "time" }), { id: 0, peers: new Map() }, [])[0], /--budget time on the wall clock needs --step-cost/);
+});
+
+skipIf(!hasBunDeno && "bun and deno are not installed (npm ci installs them)")("cdl cluster: node, bun and deno processes in one run complete, learn, and agree", () => {
+  const out = join(dir, "mixed");
+  const r = cdlSync(["cluster", "--nodes", "3", "--runtimes", "node,bun,deno", "--model", "mlp", "--split", "classes:4", "--epochs", "3",
+    "--train-limit", "3000", "--test-limit", "500", "--eval-every", "0.5", "--timeout", "120", "--out", out, "--json"]);
+  assert.is(r.status, 0, r.stderr + r.stdout);
+  const s = JSON.parse(readFileSync(join(out, "summary.json"), "utf8"));
+  assert.equal(s.runtimes, ["node", "bun", "deno"]);
+  assert.equal(s.steps.perNode, [s.steps.budget, s.steps.budget, s.steps.budget], "every node ran its budget");
+  assert.ok(s.messages.perNode.every((m: { received: number }) => m.received > 0), "every node heard from its neighbours");
+  assert.ok(s.messages.perNode.every((m: { rejected: Record<string, number> }) => Object.keys(m.rejected).length === 0), "nothing rejected between honest nodes");
+  assert.ok(s.accuracy.min > 0.3, `each node learned beyond its 4 classes' share: ${s.accuracy.perNode}`);
+  const lines = readFileSync(join(out, "metrics.jsonl"), "utf8").trim().split("\n").map((l) => JSON.parse(l));
+  assert.ok(lines.some((l) => l.type === "eval") && lines.some((l) => l.type === "node"));
+  assert.ok(existsSync(join(out, "report.html")));
+});
+
+test("cdl cluster --kill-every: a killed node restarts from its checkpoint and the run completes, no process left", () => {
+  const out = join(dir, "kill");
+  const r = cdlSync(["cluster", "--nodes", "3", "--model", "mlp", "--split", "iid", "--epochs", "30", "--train-limit", "3000", "--test-limit", "500",
+    "--kill-every", "2", "--timeout", "180", "--out", out, "--json"]);
+  assert.is(r.status, 0, r.stderr + r.stdout);
+  const s = JSON.parse(readFileSync(join(out, "summary.json"), "utf8"));
+  assert.ok(s.kills.length >= 1, "a node was killed");
+  assert.ok(s.kills.every((k: { restartedAt: number | null }) => k.restartedAt !== null), "and restarted");
+  assert.ok(s.steps.perNode.every((n: number) => n === s.steps.budget), `every node finished its budget: ${s.steps.perNode}`);
+  const killed = s.kills[0].node;
+  assert.match(readFileSync(join(out, `node-${killed}`, "log.txt"), "utf8"), /exited SIGKILL/);
+  assert.ok(s.accuracy.min > 0.5, `${s.accuracy.perNode}`);
+  assert.equal(processesWith(out), [], "no node process of the cluster is left");
+});
+
+test("cdl node: a config a live node cannot run is one error line, exit 2", () => {
+  const r = cdlSync(["node", "--id", "0", "--algorithm", "dpsgd", "--out", join(dir, "n0"), "--peers", "1=127.0.0.1:1,5=127.0.0.1:2"]);
+  assert.is(r.status, 2, r.stderr);
+  assert.match(r.stderr, /^error: --algorithm dpsgd runs only in the simulator/m);
+  assert.match(r.stderr, /^error: --peers has no address for neighbour 7 of node 0 on ring$/m);
+  assert.match(r.stderr, /^error: --peers names 5, not neighbour of node 0 on ring \(neighbours: 1, 7\)$/m);
+  assert.not.match(r.stderr, /^\s+at /m);
+});
+
+test.after(() => rmSync(dir, { recursive: true, force: true }));
+test.run();
