@@ -2,7 +2,7 @@
 import { runConfigFromArgs, RUN_FLAGS } from "../experiment/config.ts";
 import { RUNTIMES, runCluster, type RuntimeName } from "../drivers/cluster.ts";
 import { helpText, parseFlags, UsageError, type FlagTable } from "./args.ts";
-import { splitFlags } from "./node.ts";
+import { LIVE_DEFAULTS, splitFlags } from "./node.ts";
 
 export const CLUSTER_FLAGS: FlagTable = {
   runtimes: { type: "string", default: "node", help: "runtimes of the node processes, assigned in turn: e.g. node,bun,deno" },
@@ -13,8 +13,9 @@ export const CLUSTER_FLAGS: FlagTable = {
 
 const SUMMARY = `N processes on this machine, each one node of the run (cdl node), talking over loopback WebSocket
 connections signed with a fresh cluster key; their outputs merged into --out like a simulated run's
-(metrics.jsonl, summary.json, report.html). The run's flags are cdl run's; the live default budget is
---budget steps. Fault injection at the sender: --drop, --link-mtbf/--link-mttr, --latency, --jitter.
+(metrics.jsonl, summary.json, report.html). The run's flags are cdl run's; live defaults: --budget
+steps, --latency 0 --bandwidth inf (the real network's delay only). Fault injection at the sender:
+--drop, --link-mtbf/--link-mttr, --latency, --jitter.
 Algorithms: cdl, cdl-on-receive, isolated (fedavg and dpsgd run only in the simulator).`;
 
 export async function clusterCommand(argv: string[]): Promise<number> {
@@ -27,7 +28,7 @@ export async function clusterCommand(argv: string[]): Promise<number> {
   const runtimes = (flags.runtimes as string).split(",").map((r) => r.trim()) as RuntimeName[];
   const bad = runtimes.filter((r) => !(RUNTIMES as readonly string[]).includes(r));
   if (bad.length || !runtimes.length) throw new UsageError(`cdl cluster: --runtimes ${flags.runtimes}: unknown ${bad.join(", ")} (allowed: ${RUNTIMES.join(", ")})`);
-  const { config, json, quiet } = runConfigFromArgs(["--budget", "steps", ...rest]);
+  const { config, json, quiet } = runConfigFromArgs([...LIVE_DEFAULTS, ...rest]);
   if (config.resume) throw new UsageError("cdl cluster: --resume is for cdl run and cdl node; a cluster restarts its killed nodes from their checkpoints itself");
   let signal: NodeJS.Signals | null = null;
   const onSignal = (sig: NodeJS.Signals) => { if (signal) process.exit(130); signal = sig; console.error(`${sig}: stopping the nodes (they checkpoint and write their summaries)…`); };

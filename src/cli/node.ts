@@ -17,6 +17,10 @@ export const NODE_FLAGS: FlagTable = {
   "start-at": { type: "number", min: 0, help: "origin of the shared clock, ms since 1970 (default: now); a cluster gives every node the same" },
 };
 
+/** Defaults of a live run that differ from a simulated one's: a node's own steps as the budget (a
+ * wall-clock budget needs a step time), and no modelled delay on top of the real network's. */
+export const LIVE_DEFAULTS: readonly string[] = ["--budget", "steps", "--latency", "0", "--bandwidth", "inf"];
+
 /** Splits argv into the flags of `table` and the rest (the run's flags). */
 export function splitFlags(argv: readonly string[], table: FlagTable): { own: string[]; rest: string[] } {
   const own: string[] = [], rest: string[] = [];
@@ -68,7 +72,7 @@ export async function nodeCommand(argv: string[]): Promise<number> {
   const { own, rest } = splitFlags(argv, NODE_FLAGS);
   const { flags } = parseFlags("cdl node", own, NODE_FLAGS);
   if (flags.id === undefined) throw new UsageError("cdl node: --id is required (this node's id in the topology)");
-  const { config, json, quiet } = runConfigFromArgs(["--budget", "steps", ...rest]);
+  const { config, json, quiet } = runConfigFromArgs([...LIVE_DEFAULTS, ...rest]);
   if (!config.out && !config.resume) throw new UsageError("cdl node: --out DIR is required (the node's metrics, summary, final model and checkpoints)");
   const { host, port } = parseListen(flags.listen as string);
   const peers = parsePeers(flags.peers as string);

@@ -14,8 +14,8 @@
 //
 // Fault injection uses the simulator's network model on the wall clock, at the sender: a message
 // it drops (--drop, a link down under --link-mtbf/--link-mttr) is not sent; one it delivers is sent
-// after its modelled latency + size/bandwidth + jitter (0 with --latency 0 --bandwidth inf), on top
-// of the real network's own delay.
+// after its modelled latency + size/bandwidth + jitter, on top of the real network's own delay
+// (cdl node and cdl cluster default to --latency 0 --bandwidth inf: the real network's delay only).
 import { join } from "node:path";
 import { ConfigError } from "../errors.ts";
 import { prepareDir, writeAtomic } from "../io/dirs.ts";
@@ -127,11 +127,19 @@ export async function runLiveNode(cfg: RunConfig, o: LiveOptions): Promise<LiveS
   const fingerprint = modelFingerprint(cfg.model, w.plan.numParams, w.plan.layers.map((l) => l.spec));
   const pool: Float32Array[] = [];
   const letGo = (snap: Snapshot) => { if (--snap.holders === 0) pool.push(snap.theta); };
+  const epochs = new Map<number, number>(); // each neighbour's newest transport epoch (its process start)
   const transport = await Transport.start({
     id: o.id, key: await importKey(o.key), fingerprint, numParams: w.plan.numParams, host: o.host, port: o.port,
     peers: new Map([...o.peers].map(([j, a]) => [j, a] as [number, string | null])), log,
     onSnapshot: (m) => {
       const snap: Snapshot = { from: m.from, step: m.step, sentAt: (m.sentAt - o.startAt) / 1000, theta: m.theta, finite: true, holders: 1 };
+      // A neighbour that restarted (a new transport epoch) counts its steps again from where it
+      // resumed: its new snapshots replace the old process's whatever their step.
+      if ((epochs.get(m.from) ?? m.epoch) < m.epoch) {
+        const old = s.inbox.get(m.from);
+        if (old) { s.inbox.delete(m.from); letGo(old); }
+      }
+      epochs.set(m.from, Math.max(epochs.get(m.from) ?? 0, m.epoch));
       const r = receive(s, snap);
       if (r.outcome !== "kept") return;
       if (r.displaced) letGo(r.displaced);
@@ -145,17 +153,18 @@ export async function runLiveNode(cfg: RunConfig, o: LiveOptions): Promise<LiveS
   const timers = new Set<ReturnType<typeof setTimeout>>();
   /** Sends node s's snapshot to every neighbour, through the fault-injection model. */
   const share = (snap: Snapshot, t: number) => {
+    const sentAt = o.startAt + snap.sentAt * 1000, now: number[] = [];
     for (const j of w.topology.adj[o.id]) {
       const r = w.network.send(o.id, j, w.messageBytes, t);
       if (!r.delivered) { injected.dropped++; continue; }
       const delay = (r.arrival - t) * 1000;
-      const sentAt = o.startAt + snap.sentAt * 1000;
-      if (delay < 1) { transport.send(j, snap.step, sentAt, snap.theta); continue; }
+      if (delay < 1) { now.push(j); continue; } // sent together below: θ is framed and signed once
       injected.delayed++;
       snap.holders++;
       const timer = setTimeout(() => { timers.delete(timer); transport.send(j, snap.step, sentAt, snap.theta); letGo(snap); }, delay);
       timers.add(timer);
     }
+    if (now.length) transport.send(now, snap.step, sentAt, snap.theta);
   };
   const testCount = Math.min(cfg.testLimit ?? w.ds.test.count, w.ds.test.count);
   const record = (t: number) => {
