@@ -2,7 +2,7 @@
 import { CHECKPOINT_FILE } from "../experiment/checkpoint.ts";
 import { runConfigFromArgs, RUN_FLAGS } from "../experiment/config.ts";
 import type { EvalRecord } from "../experiment/recorder.ts";
-import { resumeConfig, runExperiment, type RunSummary } from "../experiment/run.ts";
+import { nominalDuration, resumeConfig, runExperiment, type RunSummary } from "../experiment/run.ts";
 import type { World } from "../experiment/world.ts";
 import { agreeDeadline, learnDeadline } from "../node/program.ts";
 import { helpText, UsageError } from "./args.ts";
@@ -86,6 +86,15 @@ function header(w: World): string {
   if (missing.length) {
     lines.push(`note: ${missing.length} of ${w.ds.classes} classes are on no node (${missing.map((k) => w.ds.classNames?.[k] ?? k).join(", ")}): ` +
       `split ${c.split} over ${w.topology.n} nodes; the test set still has them, so no node can exceed ${(100 * (1 - missing.length / w.ds.classes)).toFixed(0)}% or so`);
+  }
+  // Evaluation can cost more than training with many nodes: say so, with what to change.
+  const points = nominalDuration(w) / (c.evalEvery ?? nominalDuration(w) / 12) + 1;
+  const testCount = Math.min(c.testLimit ?? w.ds.test.count, w.ds.test.count);
+  const evalForwards = w.nodes.length * (w.evalIndices.length * points + testCount);
+  const trainForwards = 3 * w.nodes.length * w.nodes[0].budgetSteps * c.batch; // a step ≈ 3 forward passes
+  if (evalForwards > trainForwards) {
+    lines.push(`note: evaluating ${w.nodes.length} nodes (${w.evalIndices.length} test samples at ~${Math.round(points)} points, then ${testCount} each at the end) ` +
+      `will take about ${(evalForwards / trainForwards).toFixed(1)}× the training time; lower --eval-samples or --test-limit, or raise --eval-every, to spend less`);
   }
   if (c.checkpointEvery) lines.push(`checkpoints every ${c.checkpointEvery} virtual s in ${c.out ?? "the run directory"}`);
   return lines.join("\n");

@@ -81,6 +81,7 @@ test("the header names what runs: dpsgd's Metropolis weights, K, and classes on 
   assert.not.match(r.stdout, /laplacian/);
   assert.match(r.stdout, /note: 6 of 10 classes are on no node/);
   assert.match(r.stdout, /K = 1 local steps per round/);
+  assert.match(r.stdout, /note: evaluating 4 nodes .* will take about [\d.]+× the training time; lower --eval-samples/, "evaluation that outweighs training is announced");
 });
 
 test("cdl train: SIGINT stops after the current step with the model so far, exit 130 within 2 s", async () => {
