@@ -16,11 +16,19 @@
 //             step's θ to 2 neighbours and receives one snapshot from each every 8 ms. The
 //             neighbours are child processes that send pre-signed frames and read without
 //             verifying, so their own CPU stays small. Loss = 1 − steps/s with ÷ steps/s alone
-//             (median of 3 rounds each); the issue allows 15%.
+//             (median of 3 rounds each); the issue allows 15%. Once with a Transport, once with a
+//             WorkerTransport (worker.ts: the Transport in a worker thread), and for each the
+//             training thread's own share per step, with − alone: wall ms in send() and in the
+//             yield after it (socket callbacks or the worker's messages, onSnapshot: JS callbacks
+//             run only there), which other load on the machine inflates (preemption); and the CPU
+//             time of the main thread alone over the whole loop (Linux /proc/self/task/PID/schedstat,
+//             read at its start and end: a few µs per step of error, plus the busy work's own variance).
 // Not a test: nothing here gates on time.
 // Usage: node dist/bench/transport.js | npx bun bench/transport.ts | npx deno run -A bench/transport.ts
-//        [--messages N] (default 200)   (--serve …: the child's job)
+//        [--messages N] (default 200)  [--only budget] (the budget table alone: shorter)
+//        (--serve …: the child's job)
 import { spawn } from "node:child_process";
+import { readFileSync } from "node:fs";
 import { cpus } from "node:os";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
@@ -29,6 +37,7 @@ import { planModel } from "../src/nn/spec.ts";
 import { runtimeName } from "../src/runtime.ts";
 import { importKey, keyFromHex, keyToHex, generateKey } from "../src/transport/key.ts";
 import { Transport } from "../src/transport/links.ts";
+import { WorkerTransport } from "../src/transport/worker.ts";
 import { decodeAuth, decodeFrame, decodeHello, encodeAuth, encodeFrame, frameBytes, modelFingerprint, randomBytes } from "../src/transport/wire.ts";
 
 const STEP_MS = 8; // the issue's lenet step on one core
@@ -41,6 +50,13 @@ const models: Model[] = (["lenet", "mlp"] as const).map((name) => {
 });
 
 const cpuMs = (c0: NodeJS.CpuUsage) => { const c = process.cpuUsage(c0); return (c.user + c.system) / 1000; };
+/**
+ * CPU ms the main thread (the training thread) has run so far; NaN where /proc is missing (not
+ * Linux). Updated by the kernel at ticks and context switches: good over a loop, not over one call.
+ */
+const mainThreadMs = () => {
+  try { return Number(readFileSync(`/proc/self/task/${process.pid}/schedstat`, "utf8").split(" ")[0]) / 1e6; } catch { return NaN; }
+};
 const arg = (name: string) => { const i = process.argv.indexOf(name); return i >= 0 ? process.argv[i + 1] : undefined; };
 
 function thetaFor(n: number): Float32Array {
@@ -146,18 +162,29 @@ function busy(iters: number): number {
   return x;
 }
 
-/** Steps per second (wall) and CPU ms per step (this process, all threads) of the stand-in training loop, with `perStep` after each step's work. */
-async function trainRate(iters: number, steps: number, perStep: (s: number) => void = () => {}): Promise<{ rate: number; cpu: number }> {
-  const t0 = performance.now(), c0 = process.cpuUsage();
-  let sink = 0;
+/**
+ * Steps per second (wall) and CPU ms per step (this process, all threads) of the stand-in training
+ * loop, with `perStep` after each step's work; wall ms per step in perStep and in the yield after
+ * it (all the transport does on this thread); the main thread's CPU ms per step.
+ */
+async function trainRate(iters: number, steps: number, perStep: (s: number) => void = () => {}) {
+  const t0 = performance.now(), c0 = process.cpuUsage(), m0 = mainThreadMs();
+  let sink = 0, sendMs = 0, offMs = 0;
   for (let s = 0; s < steps; s++) {
     sink += busy(iters);
+    const t1 = performance.now();
     perStep(s);
+    const t2 = performance.now();
     await new Promise((r) => setImmediate(r));
+    sendMs += t2 - t1;
+    offMs += performance.now() - t1;
   }
+  const mainMs = (mainThreadMs() - m0) / steps;
   if (sink === -1) console.log(sink);
-  return { rate: steps / ((performance.now() - t0) / 1000), cpu: cpuMs(c0) / steps };
+  return { rate: steps / ((performance.now() - t0) / 1000), cpu: cpuMs(c0) / steps, mainMs, offMs: offMs / steps, sendMs: sendMs / steps };
 }
+
+type Kind = "Transport" | "WorkerTransport";
 
 /**
  * The issue's budget: the stand-in training loop alone and with a Transport serving 2 neighbours,
@@ -165,7 +192,7 @@ async function trainRate(iters: number, steps: number, perStep: (s: number) => v
  * the cores). Reports the median and range of the per-round wall loss, and the CPU the transport
  * adds per step (with − alone), which other load on the machine does not change.
  */
-async function budget(m: Model, keyHex: string, key: CryptoKey, steps = 60, rounds = 3) {
+async function budget(m: Model, keyHex: string, key: CryptoKey, kind: Kind = "Transport", steps = 60, rounds = 3) {
   let iters = 200_000;
   for (let k = 0; k < 4; k++) {
     const c0 = process.cpuUsage();
@@ -173,12 +200,11 @@ async function budget(m: Model, keyHex: string, key: CryptoKey, steps = 60, roun
     iters = Math.round((iters * STEP_MS) / Math.max(0.5, cpuMs(c0)));
   }
   const theta = thetaFor(m.numParams);
-  const losses: number[] = [], extraCpu: number[] = [];
+  const losses: number[] = [], extraCpu: number[] = [], sendMs: number[] = [], offMs: number[] = [], mainMs: number[] = [];
   for (let r = 0; r < rounds; r++) {
     const alone = await trainRate(iters, steps);
-    const t = await Transport.start({
-      id: 0, key, fingerprint: m.fingerprint, numParams: m.numParams, peers: new Map([[1, null], [2, null]]), pingIntervalMs: 0, onSnapshot: () => {},
-    });
+    const o = { id: 0, fingerprint: m.fingerprint, numParams: m.numParams, peers: new Map([[1, null], [2, null]]), pingIntervalMs: 0, onSnapshot: () => {} };
+    const t = kind === "Transport" ? await Transport.start({ ...o, key }) : await WorkerTransport.start({ ...o, key: keyFromHex(keyHex, "key") });
     const port = String(t.address().port);
     const kids = [1, 2].map((id) => child(m, keyHex, 2 * steps, ["--feed", "--id", String(id), "--port", port]));
     try {
@@ -188,13 +214,16 @@ async function budget(m: Model, keyHex: string, key: CryptoKey, steps = 60, roun
       const shared = await trainRate(iters, steps, (s) => t.send([1, 2], s, Date.now(), theta));
       losses.push(1 - shared.rate / alone.rate);
       extraCpu.push(shared.cpu - alone.cpu);
+      sendMs.push(shared.sendMs - alone.sendMs);
+      offMs.push(shared.offMs - alone.offMs);
+      mainMs.push(shared.mainMs - alone.mainMs);
     } finally {
       for (const k of kids) k.kill();
       await t.close();
     }
   }
   const med = (x: number[]) => [...x].sort((a, b) => a - b)[x.length >> 1];
-  return { loss: med(losses), lossMin: Math.min(...losses), lossMax: Math.max(...losses), extraCpu: med(extraCpu) };
+  return { loss: med(losses), lossMin: Math.min(...losses), lossMax: Math.max(...losses), extraCpu: med(extraCpu), sendMs: med(sendMs), offMs: med(offMs), mainMs: med(mainMs) };
 }
 
 /** Pushes WARMUP + count frames to a child Transport as fast as its socket takes them. */
@@ -253,30 +282,50 @@ async function main(): Promise<void> {
   const key = await importKey(keyBytes);
   const { runtime, runtimeVersion } = runtimeName();
   console.log(`transport bench: ${runtime} ${runtimeVersion}, ${cpus()[0]?.model.trim() ?? "unknown CPU"} (${cpus().length} cores), ${count} messages after ${WARMUP} warm-up`);
-  const rows: string[][] = [];
+  const only = arg("--only");
+  const rows: string[][] = [], threadRows: string[][] = [];
+  const pct = (x: number) => `${(100 * x).toFixed(0)}%`;
   for (const m of models) {
+    const budgets = { Transport: await budget(m, keyToHex(keyBytes), key), WorkerTransport: await budget(m, keyToHex(keyBytes), key, "WorkerTransport") };
+    for (const [kind, b] of Object.entries(budgets)) {
+      threadRows.push([
+        m.name, kind, `${pct(b.loss)} (${(100 * b.lossMin).toFixed(0)}…${(100 * b.lossMax).toFixed(0)})`, `${b.extraCpu.toFixed(2)} = ${pct(b.extraCpu / STEP_MS)}`,
+        b.sendMs.toFixed(2), `${b.offMs.toFixed(2)} = ${pct(b.offMs / STEP_MS)}`, `${b.mainMs.toFixed(2)} = ${pct(b.mainMs / STEP_MS)}`,
+      ]);
+    }
+    if (only === "budget") continue;
+    const b = budgets.Transport;
     const c = await codec(m, key, count);
     const p = await push(m, keyToHex(keyBytes), key, count);
     const q = await paced(m, keyToHex(keyBytes), key, count);
-    const b = await budget(m, keyToHex(keyBytes), key);
     rows.push([
       m.name, String(m.numParams), (frameBytes(m.numParams) / 1024).toFixed(0),
       c.enc.cpu.toFixed(2), c.dec.cpu.toFixed(2),
       p.sendCpu.toFixed(2), p.recvCpu.toFixed(2), p.msPerMsg.toFixed(2), p.mbps.toFixed(0), String(p.superseded),
       q.sendCpu.toFixed(2), q.recvCpu.toFixed(2), String(q.skipped),
-      `${(100 * b.loss).toFixed(0)}% (${(100 * b.lossMin).toFixed(0)}…${(100 * b.lossMax).toFixed(0)})`,
-      `${b.extraCpu.toFixed(2)} = ${((100 * b.extraCpu) / STEP_MS).toFixed(0)}%`,
+      `${pct(b.loss)} (${(100 * b.lossMin).toFixed(0)}…${(100 * b.lossMax).toFixed(0)})`,
+      `${b.extraCpu.toFixed(2)} = ${pct(b.extraCpu / STEP_MS)}`,
     ]);
   }
-  const head = ["model", "floats", "KiB", "enc", "dec", "push send", "push recv", "ms/msg", "MB/s", "superseded", "paced send", "paced recv", "skipped", "loss (range)", "cpu/step"];
-  const w = head.map((x, i) => Math.max(x.length, ...rows.map((r) => r[i].length)));
-  const fmt = (r: string[]) => r.map((x, i) => (i === 0 ? x.padEnd(w[i]) : x.padStart(w[i]))).join("  ");
-  console.log([fmt(head), fmt(w.map((n) => "-".repeat(n))), ...rows.map(fmt)].join("\n"));
-  console.log("CPU ms per message (process.cpuUsage, all threads). enc/dec: encodeFrame / decodeFrame in one process.");
-  console.log("push: as fast as the socket takes frames; recv per frame arrived; ms/msg and MB/s until the receiver verified the last; superseded: skipped for a newer one.");
-  console.log(`paced: Transport to Transport, one snapshot every ${STEP_MS} ms; skipped: not verified (should be 0).`);
-  console.log(`loss: steps/s of a loop of ${STEP_MS} ms (CPU) steps that sends each step to 2 neighbours, each sending one every ${STEP_MS} ms, against the loop alone;`);
-  console.log(`median (range) of 3 alternating rounds; the issue allows 15%. cpu/step: CPU ms the transport adds per step (all threads), and its share of ${STEP_MS} ms.`);
+  const table = (head: string[], rs: string[][], left = 1) => {
+    const w = head.map((x, i) => Math.max(x.length, ...rs.map((r) => r[i].length)));
+    const fmt = (r: string[]) => r.map((x, i) => (i < left ? x.padEnd(w[i]) : x.padStart(w[i]))).join("  ");
+    console.log([fmt(head), fmt(w.map((n) => "-".repeat(n))), ...rs.map(fmt)].join("\n"));
+  };
+  if (only !== "budget") {
+    table(["model", "floats", "KiB", "enc", "dec", "push send", "push recv", "ms/msg", "MB/s", "superseded", "paced send", "paced recv", "skipped", "loss (range)", "cpu/step"], rows);
+    console.log("CPU ms per message (process.cpuUsage, all threads). enc/dec: encodeFrame / decodeFrame in one process.");
+    console.log("push: as fast as the socket takes frames; recv per frame arrived; ms/msg and MB/s until the receiver verified the last; superseded: skipped for a newer one.");
+    console.log(`paced: Transport to Transport, one snapshot every ${STEP_MS} ms; skipped: not verified (should be 0).`);
+    console.log(`loss: steps/s of a loop of ${STEP_MS} ms (CPU) steps that sends each step to 2 neighbours, each sending one every ${STEP_MS} ms, against the loop alone;`);
+    console.log(`median (range) of 3 alternating rounds; the issue allows 15%. cpu/step: CPU ms the transport adds per step (all threads), and its share of ${STEP_MS} ms.`);
+    console.log("");
+  }
+  table(["model", "transport", "loss (range)", "cpu/step", "send wall", "main wall/step", "main cpu/step"], threadRows, 2);
+  console.log(`The budget loop (${STEP_MS} ms CPU steps, 2 neighbours each way) with each transport. loss and cpu/step (all threads) as above.`);
+  console.log("The training thread's share, ms per step the transport adds to it (with − alone): send wall: in send(); main wall: in send() and the");
+  console.log("yield after it (sockets or the worker's messages, onSnapshot), inflated by preemption when the machine is loaded; main cpu: the main");
+  console.log(`thread's CPU time over the loop (schedstat; NaN where /proc is missing). Each with its share of ${STEP_MS} ms; medians of 3 rounds.`);
 }
 
 if (process.argv.includes("--serve")) await serve();
