@@ -201,6 +201,7 @@ async function budget(m: Model, keyHex: string, key: CryptoKey, kind: Kind = "Tr
   }
   const theta = thetaFor(m.numParams);
   const losses: number[] = [], extraCpu: number[] = [], sendMs: number[] = [], offMs: number[] = [], mainMs: number[] = [];
+  const inPerStep: number[] = [], supPerStep: number[] = [];
   for (let r = 0; r < rounds; r++) {
     const alone = await trainRate(iters, steps);
     const o = { id: 0, fingerprint: m.fingerprint, numParams: m.numParams, peers: new Map([[1, null], [2, null]]), pingIntervalMs: 0, onSnapshot: () => {} };
@@ -211,7 +212,12 @@ async function budget(m: Model, keyHex: string, key: CryptoKey, kind: Kind = "Tr
       for (const k of kids) await k.line();
       while (t.stats().connected.length < 2) await new Promise((res) => setTimeout(res, 5));
       for (const k of kids) k.go();
+      const st0 = t.stats();
       const shared = await trainRate(iters, steps, (s) => t.send([1, 2], s, Date.now(), theta));
+      await t.close(); // WorkerTransport's stats are final after close
+      const st = t.stats();
+      inPerStep.push((st.received - st0.received) / steps);
+      supPerStep.push((st.superseded - st0.superseded) / steps);
       losses.push(1 - shared.rate / alone.rate);
       extraCpu.push(shared.cpu - alone.cpu);
       sendMs.push(shared.sendMs - alone.sendMs);
@@ -223,7 +229,8 @@ async function budget(m: Model, keyHex: string, key: CryptoKey, kind: Kind = "Tr
     }
   }
   const med = (x: number[]) => [...x].sort((a, b) => a - b)[x.length >> 1];
-  return { loss: med(losses), lossMin: Math.min(...losses), lossMax: Math.max(...losses), extraCpu: med(extraCpu), sendMs: med(sendMs), offMs: med(offMs), mainMs: med(mainMs) };
+  return { loss: med(losses), lossMin: Math.min(...losses), lossMax: Math.max(...losses), extraCpu: med(extraCpu), sendMs: med(sendMs), offMs: med(offMs), mainMs: med(mainMs),
+    inPerStep: med(inPerStep), supPerStep: med(supPerStep) };
 }
 
 /** Pushes WARMUP + count frames to a child Transport as fast as its socket takes them. */
@@ -291,6 +298,7 @@ async function main(): Promise<void> {
       threadRows.push([
         m.name, kind, `${pct(b.loss)} (${(100 * b.lossMin).toFixed(0)}…${(100 * b.lossMax).toFixed(0)})`, `${b.extraCpu.toFixed(2)} = ${pct(b.extraCpu / STEP_MS)}`,
         b.sendMs.toFixed(2), `${b.offMs.toFixed(2)} = ${pct(b.offMs / STEP_MS)}`, `${b.mainMs.toFixed(2)} = ${pct(b.mainMs / STEP_MS)}`,
+        `${b.inPerStep.toFixed(2)} / ${b.supPerStep.toFixed(2)}`,
       ]);
     }
     if (only === "budget") continue;
@@ -321,11 +329,12 @@ async function main(): Promise<void> {
     console.log(`median (range) of 3 alternating rounds; the issue allows 15%. cpu/step: CPU ms the transport adds per step (all threads), and its share of ${STEP_MS} ms.`);
     console.log("");
   }
-  table(["model", "transport", "loss (range)", "cpu/step", "send wall", "main wall/step", "main cpu/step"], threadRows, 2);
+  table(["model", "transport", "loss (range)", "cpu/step", "send wall", "main wall/step", "main cpu/step", "in/skipped per step"], threadRows, 2);
   console.log(`The budget loop (${STEP_MS} ms CPU steps, 2 neighbours each way) with each transport. loss and cpu/step (all threads) as above.`);
   console.log("The training thread's share, ms per step the transport adds to it (with − alone): send wall: in send(); main wall: in send() and the");
   console.log("yield after it (sockets or the worker's messages, onSnapshot), inflated by preemption when the machine is loaded; main cpu: the main");
   console.log(`thread's CPU time over the loop (schedstat; NaN where /proc is missing). Each with its share of ${STEP_MS} ms; medians of 3 rounds.`);
+  console.log("in/skipped per step: snapshots handed to onSnapshot, and frames superseded by a newer one, per step (2 neighbours send one per 8 ms each).");
 }
 
 if (process.argv.includes("--serve")) await serve();
