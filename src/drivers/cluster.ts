@@ -156,7 +156,9 @@ export async function runCluster(cfg: RunConfig, o: ClusterOptions): Promise<Clu
       o.log(`t=${t.toFixed(1)}s  node ${r.i} restarted${resume ? " from its checkpoint" : " from the start (no checkpoint yet)"}`);
     }
     const running = procs.map((p, i) => (p ? i : -1)).filter((i) => i >= 0);
-    if (!interrupted && t >= nextKill && running.length > 1) {
+    // Kills fall in the learning phase: once a node has finished, the run is ending.
+    const anyFinished = exits.some((_, i) => finished(i));
+    if (!interrupted && t >= nextKill && running.length > 1 && !anyFinished) {
       const i = running[rng.int(running.length)];
       procs[i]!.kill("SIGKILL");
       procs[i] = null;

@@ -19,7 +19,7 @@
 import { join } from "node:path";
 import { ConfigError } from "../errors.ts";
 import { prepareDir, writeAtomic } from "../io/dirs.ts";
-import { agree, clockStep, due, fresh, learn, receive, snapshot } from "../node/program.ts";
+import { agree, agreeDeadline, clockStep, due, fresh, learn, receive, snapshot } from "../node/program.ts";
 import { runtimeInfo } from "../runtime.ts";
 import { importKey } from "../transport/key.ts";
 import { Transport, type TransportStats } from "../transport/links.ts";
@@ -46,6 +46,8 @@ export interface LiveOptions {
   out: string;
   /** Wall seconds between evaluations of this node's model on the evaluation subset. */
   evalEvery: number;
+  /** After its last step, wait at most this many seconds for a silent neighbour (see neighboursBusy). */
+  linger: number;
   /** Asked between steps: true stops the node (checkpoint, summary marked interrupted). */
   shouldStop?: () => boolean;
   /** Continue from the checkpoint in `out`. */
@@ -128,6 +130,8 @@ export async function runLiveNode(cfg: RunConfig, o: LiveOptions): Promise<LiveS
   const pool: Float32Array[] = [];
   const letGo = (snap: Snapshot) => { if (--snap.holders === 0) pool.push(snap.theta); };
   const epochs = new Map<number, number>(); // each neighbour's newest transport epoch (its process start)
+  /** When each neighbour was last heard from (shared clock) and where it was then. */
+  const heard = new Map<number, { at: number; step: number; sentAt: number }>();
   const transport = await Transport.start({
     id: o.id, key: await importKey(o.key), fingerprint, numParams: w.plan.numParams, host: o.host, port: o.port,
     peers: new Map([...o.peers].map(([j, a]) => [j, a] as [number, string | null])), log,
@@ -140,6 +144,7 @@ export async function runLiveNode(cfg: RunConfig, o: LiveOptions): Promise<LiveS
         if (old) { s.inbox.delete(m.from); letGo(old); }
       }
       epochs.set(m.from, Math.max(epochs.get(m.from) ?? 0, m.epoch));
+      heard.set(m.from, { at: now(), step: m.step, sentAt: snap.sentAt });
       const r = receive(s, snap);
       if (r.outcome !== "kept") return;
       if (r.displaced) letGo(r.displaced);
@@ -149,6 +154,16 @@ export async function runLiveNode(cfg: RunConfig, o: LiveOptions): Promise<LiveS
   o.onListening?.(transport.address());
   log(`node ${o.id}: listening on ${transport.address().host}:${transport.address().port}, neighbours ${w.topology.adj[o.id].join(", ")}, model ${cfg.model} (${toHex(fingerprint)})`);
 
+  // A neighbour is done when a snapshot shows it past its last step (its step count under --budget
+  // steps, its clock under --budget time); one not heard from for --linger seconds is given up on.
+  const finalStep = s.budgetSteps + cfg.agreeSteps;
+  const neighbourDone = (h: { step: number; sentAt: number }) =>
+    cfg.budget === "time" ? h.sentAt >= agreeDeadline(w) * (1 - 1e-9) : h.step >= finalStep;
+  const neighboursBusy = (t: number) => sends && w.topology.adj[o.id].some((j) => {
+    const h = heard.get(j);
+    return h ? !neighbourDone(h) && t - h.at < o.linger : t - lingerFrom < o.linger;
+  });
+  let lingerFrom = Infinity;
   const injected = { dropped: 0, delayed: 0 };
   const timers = new Set<ReturnType<typeof setTimeout>>();
   /** Sends node s's snapshot to every neighbour, through the fault-injection model. */
@@ -188,7 +203,12 @@ export async function runLiveNode(cfg: RunConfig, o: LiveOptions): Promise<LiveS
     const t = now();
     if (t >= nextEval) { record(t); while (nextEval <= t) nextEval += o.evalEvery; }
     if (t > cfg.timeLimit) break;
-    const d = due(w, s, t, t + lastStep);
+    // After its own last step a node lingers — agreeing and sharing, learning nothing — while a
+    // neighbour is still at work (e.g. restarted late from a checkpoint), so that neighbour is
+    // pulled towards the others instead of finishing alone on its own data.
+    if (s.done && lingerFrom === Infinity) lingerFrom = t; // resumed after its last step
+    if (s.done && !neighboursBusy(t)) break;
+    const d = s.done ? { learn: false, agree: sends, share: sends, last: false } : due(w, s, t, t + lastStep);
     const t0 = performance.now();
     if (d.learn) learn(w, s, cfg.budget === "time" ? clockStep(w, t) : s.steps);
     else s.agreeSteps++;
@@ -207,8 +227,13 @@ export async function runLiveNode(cfg: RunConfig, o: LiveOptions): Promise<LiveS
       checkpoint(now());
       while (nextCheckpoint <= now()) nextCheckpoint += cfg.checkpointEvery ?? Infinity;
     }
-    if (d.last) { s.done = true; break; }
-    await yieldToIo(); // the sockets' turn: frames in and out between two steps
+    if (d.last) {
+      s.done = true;
+      lingerFrom = now();
+      lastStep = Math.max(lastStep, 0.1); // a lingering node agrees ten times a second: enough to pull, light on the CPU
+    }
+    if (s.done) await new Promise((r) => setTimeout(r, 100));
+    else await yieldToIo(); // the sockets' turn: frames in and out between two steps
   }
   const tEnd = now();
   // Let the last snapshots leave: injected delays run out, slots drain (bounded: 2 s).
