@@ -8,6 +8,7 @@ export const CLUSTER_FLAGS: FlagTable = {
   runtimes: { type: "string", default: "node", help: "runtimes of the node processes, assigned in turn: e.g. node,bun,deno" },
   "kill-every": { type: "number", default: 0, min: 0, help: "kill a random node process every this many wall seconds and restart it from its checkpoint (0: never)" },
   timeout: { type: "number", default: 900, above: 0, help: "stop every process and fail after this many wall seconds" },
+  "transport-thread": { type: "string", default: "main", allowed: ["main", "worker"], help: "each node's transport on its training thread or on a worker thread" },
   "start-delay": { type: "number", default: 3, min: 0, help: "seconds from starting the processes to the shared clock's origin (loading time)" },
 };
 
@@ -36,7 +37,7 @@ export async function clusterCommand(argv: string[]): Promise<number> {
   process.on("SIGTERM", onSignal);
   try {
     const s = await runCluster(config, {
-      runtimes, killEvery: flags["kill-every"] as number, timeout: flags.timeout as number, startDelay: flags["start-delay"] as number,
+      runtimes, killEvery: flags["kill-every"] as number, transportThread: flags["transport-thread"] as "main" | "worker", timeout: flags.timeout as number, startDelay: flags["start-delay"] as number,
       quiet, log: (l) => { if (!json) console.error(l); }, shouldStop: () => signal !== null,
     });
     if (json) console.log(JSON.stringify(s));

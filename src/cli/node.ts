@@ -14,6 +14,7 @@ export const NODE_FLAGS: FlagTable = {
   listen: { type: "string", default: "127.0.0.1:0", help: "HOST:PORT to listen on (port 0: any free port)" },
   peers: { type: "string", default: "", help: "every neighbour's address: ID=HOST:PORT,ID=HOST:PORT,…" },
   key: { type: "string", help: "cluster key file (cdl keygen); or set CDL_CLUSTER_KEY to the key's hex" },
+  "transport-thread": { type: "string", default: "main", allowed: ["main", "worker"], help: "run sockets, HMAC and framing on the training thread or on a worker thread (worker: off the training path when a core is free)" },
   linger: { type: "number", default: 10, min: 0, help: "after its last step, keep agreeing while a neighbour still works, waiting at most this many seconds for a silent one" },
   "start-at": { type: "number", min: 0, help: "origin of the shared clock, ms since 1970 (default: now); a cluster gives every node the same" },
 };
@@ -97,7 +98,7 @@ export async function nodeCommand(argv: string[]): Promise<number> {
     s = await runLiveNode(cfg, {
       id: flags.id as number, host, port, peers, key,
       startAt: (flags["start-at"] as number | undefined) ?? Date.now(), out, resume: config.resume !== undefined,
-      evalEvery: config.evalEvery ?? 2, linger: flags.linger as number, shouldStop: () => signal !== null,
+      evalEvery: config.evalEvery ?? 2, linger: flags.linger as number, transportWorker: flags["transport-thread"] === "worker", shouldStop: () => signal !== null,
       log: quiet ? undefined : (line) => console.error(line),
     });
   } finally {

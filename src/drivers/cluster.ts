@@ -27,6 +27,8 @@ export interface ClusterOptions {
   runtimes: RuntimeName[];
   /** Kill a random node process every this many wall seconds and restart it from its checkpoint (0: never). */
   killEvery: number;
+  /** Where each node runs its transport (cdl node --transport-thread). */
+  transportThread?: "main" | "worker";
   /** Give up (and stop every process) after this many wall seconds. */
   timeout: number;
   /** Seconds between the processes' start and the shared clock's origin (time to load). */
@@ -113,7 +115,7 @@ export async function runCluster(cfg: RunConfig, o: ClusterOptions): Promise<Clu
     "--peers", topology.adj[i].map((j) => `${j}=127.0.0.1:${ports[j]}`).join(","),
     ...(resume ? ["--resume", join(out, `node-${i}`)] : ["--config", configFile, "--out", join(out, `node-${i}`),
       ...(checkpointEvery ? ["--checkpoint-every", String(checkpointEvery)] : []), ...(cfg.evalEvery ? [] : ["--eval-every", "1"])]),
-    "--quiet", "--json",
+    "--transport-thread", o.transportThread ?? "main", "--quiet", "--json",
   ];
   const runtimeOf = (i: number) => o.runtimes[i % o.runtimes.length];
   const procs: (ChildProcess | null)[] = new Array(n).fill(null);

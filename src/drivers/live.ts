@@ -23,6 +23,7 @@ import { agree, agreeDeadline, clockStep, due, fresh, learn, receive, snapshot }
 import { runtimeInfo } from "../runtime.ts";
 import { importKey } from "../transport/key.ts";
 import { Transport, type TransportStats } from "../transport/links.ts";
+import { WorkerTransport } from "../transport/worker.ts";
 import { modelFingerprint, toHex } from "../transport/wire.ts";
 import type { Dataset } from "../data/dataset.ts";
 import { applyCheckpoint, readCheckpoint, writeCheckpoint } from "../experiment/checkpoint.ts";
@@ -48,6 +49,8 @@ export interface LiveOptions {
   evalEvery: number;
   /** After its last step, wait at most this many seconds for a silent neighbour (see neighboursBusy). */
   linger: number;
+  /** Run the transport on a worker thread (WorkerTransport) instead of the training thread. */
+  transportWorker?: boolean;
   /** Asked between steps: true stops the node (checkpoint, summary marked interrupted). */
   shouldStop?: () => boolean;
   /** Continue from the checkpoint in `out`. */
@@ -132,8 +135,13 @@ export async function runLiveNode(cfg: RunConfig, o: LiveOptions): Promise<LiveS
   const epochs = new Map<number, number>(); // each neighbour's newest transport epoch (its process start)
   /** When each neighbour was last heard from (shared clock) and where it was then. */
   const heard = new Map<number, { at: number; step: number; sentAt: number }>();
-  const transport = await Transport.start({
-    id: o.id, key: await importKey(o.key), fingerprint, numParams: w.plan.numParams, host: o.host, port: o.port,
+  // The transport on the training thread, or (--transport-thread worker) on a worker thread of its
+  // own, so that framing, HMAC and verification leave the training loop when a core is free.
+  const startTransport = o.transportWorker
+    ? (opts: Omit<Parameters<typeof WorkerTransport.start>[0], "key">) => WorkerTransport.start({ ...opts, key: o.key })
+    : async (opts: Omit<Parameters<typeof Transport.start>[0], "key">) => Transport.start({ ...opts, key: await importKey(o.key) });
+  const transport = await startTransport({
+    id: o.id, fingerprint, numParams: w.plan.numParams, host: o.host, port: o.port,
     peers: new Map([...o.peers].map(([j, a]) => [j, a] as [number, string | null])), log,
     onSnapshot: (m) => {
       const snap: Snapshot = { from: m.from, step: m.step, sentAt: (m.sentAt - o.startAt) / 1000, theta: m.theta, finite: true, holders: 1 };
@@ -241,8 +249,8 @@ export async function runLiveNode(cfg: RunConfig, o: LiveOptions): Promise<LiveS
   for (const timer of timers) clearTimeout(timer);
   await new Promise((r) => setTimeout(r, interrupted ? 0 : 200));
   record(tEnd);
-  const stats = transport.stats();
   await transport.close();
+  const stats = transport.stats(); // after close: the worker's final counters
   if (interrupted) checkpoint(tEnd);
   const final = interrupted
     ? w.net.evaluate(s.params.theta, w.ds, w.ds.test, { indices: w.evalIndices })

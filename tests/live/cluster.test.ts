@@ -56,6 +56,16 @@ skipIf(!hasBunDeno && "bun and deno are not installed (npm ci installs them)")("
   assert.ok(existsSync(join(out, "report.html")));
 });
 
+test("cdl cluster --transport-thread worker: nodes whose sockets and HMAC run on a worker thread complete and exchange snapshots", () => {
+  const out = join(dir, "worker");
+  const r = cdlSync(["cluster", "--nodes", "3", "--transport-thread", "worker", "--model", "mlp", "--epochs", "3", "--train-limit", "3000",
+    "--test-limit", "500", "--timeout", "120", "--out", out, "--json"]);
+  assert.is(r.status, 0, r.stderr + r.stdout);
+  const s = JSON.parse(readFileSync(join(out, "summary.json"), "utf8"));
+  assert.ok(s.messages.perNode.every((m: { received: number }) => m.received > 0), JSON.stringify(s.messages.perNode));
+  assert.equal(processesWith(out), []);
+});
+
 test("cdl cluster --kill-every: a killed node restarts from its checkpoint and the run completes, no process left", () => {
   const out = join(dir, "kill");
   const r = cdlSync(["cluster", "--nodes", "3", "--model", "mlp", "--split", "iid", "--epochs", "30", "--train-limit", "3000", "--test-limit", "500",
