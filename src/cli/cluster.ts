@@ -3,6 +3,7 @@ import { runConfigFromArgs, RUN_FLAGS } from "../experiment/config.ts";
 import { RUNTIMES, runCluster, type RuntimeName } from "../drivers/cluster.ts";
 import { helpText, parseFlags, UsageError, type FlagTable } from "./args.ts";
 import { LIVE_DEFAULTS, splitFlags } from "./node.ts";
+import { stopOnSignals } from "./signals.ts";
 
 export const CLUSTER_FLAGS: FlagTable = {
   runtimes: { type: "string", default: "node", help: "runtimes of the node processes, assigned in turn: e.g. node,bun,deno" },
@@ -31,14 +32,11 @@ export async function clusterCommand(argv: string[]): Promise<number> {
   if (bad.length || !runtimes.length) throw new UsageError(`cdl cluster: --runtimes ${flags.runtimes}: unknown ${bad.join(", ")} (allowed: ${RUNTIMES.join(", ")})`);
   const { config, json, quiet } = runConfigFromArgs([...LIVE_DEFAULTS, ...rest]);
   if (config.resume) throw new UsageError("cdl cluster: --resume is for cdl run and cdl node; a cluster restarts its killed nodes from their checkpoints itself");
-  let signal: NodeJS.Signals | null = null;
-  const onSignal = (sig: NodeJS.Signals) => { if (signal) process.exit(130); signal = sig; console.error(`${sig}: stopping the nodes (they checkpoint and write their summaries)…`); };
-  process.on("SIGINT", onSignal);
-  process.on("SIGTERM", onSignal);
+  const stop = stopOnSignals((sig) => console.error(`${sig}: stopping the nodes (they checkpoint and write their summaries)…`));
   try {
     const s = await runCluster(config, {
       runtimes, killEvery: flags["kill-every"] as number, transportThread: flags["transport-thread"] as "main" | "worker", timeout: flags.timeout as number, startDelay: flags["start-delay"] as number,
-      quiet, log: (l) => { if (!json) console.error(l); }, shouldStop: () => signal !== null,
+      quiet, log: (l) => { if (!json) console.error(l); }, shouldStop: stop.requested,
     });
     if (json) console.log(JSON.stringify(s));
     else {
@@ -51,9 +49,8 @@ export async function clusterCommand(argv: string[]): Promise<number> {
         `report: ${s.out}/report.html (summary.json, metrics.jsonl, accuracy.svg, node-*/)`,
       ].join("\n"));
     }
-    return s.interrupted ? 130 : 0;
+    return s.interrupted ? stop.exitCode() : 0;
   } finally {
-    process.removeListener("SIGINT", onSignal);
-    process.removeListener("SIGTERM", onSignal);
+    stop.release();
   }
 }

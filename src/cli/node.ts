@@ -8,6 +8,7 @@ import { LIVE_ALGORITHMS, liveProblems, runLiveNode, type LiveSummary } from "..
 import { ConfigError } from "../errors.ts";
 import { Rng } from "../rng.ts";
 import { helpText, parseFlags, UsageError, type FlagTable } from "./args.ts";
+import { stopOnSignals } from "./signals.ts";
 
 export const NODE_FLAGS: FlagTable = {
   id: { type: "int", min: 0, max: 2 ** 31 - 1, help: "this node's id in the topology (0 … nodes−1)" },
@@ -84,13 +85,7 @@ export async function nodeCommand(argv: string[]): Promise<number> {
     if (problems.length) throw new ConfigError(problems.join("\n"));
   }
   const key = loadClusterKey({ file: flags.key as string | undefined, env: process.env.CDL_CLUSTER_KEY });
-  let signal: NodeJS.Signals | null = null;
-  const onSignal = (sig: NodeJS.Signals) => {
-    if (signal) process.exit(sig === "SIGINT" ? 130 : 143);
-    signal = sig;
-  };
-  process.on("SIGINT", onSignal);
-  process.on("SIGTERM", onSignal);
+  const stop = stopOnSignals();
   const out = (config.resume ?? config.out)!;
   const cfg: RunConfig = { ...config, out, resume: undefined };
   let s: LiveSummary;
@@ -98,12 +93,11 @@ export async function nodeCommand(argv: string[]): Promise<number> {
     s = await runLiveNode(cfg, {
       id: flags.id as number, host, port, peers, key,
       startAt: (flags["start-at"] as number | undefined) ?? Date.now(), out, resume: config.resume !== undefined,
-      evalEvery: config.evalEvery ?? 2, linger: flags.linger as number, transportWorker: flags["transport-thread"] === "worker", shouldStop: () => signal !== null,
+      evalEvery: config.evalEvery ?? 2, linger: flags.linger as number, transportWorker: flags["transport-thread"] === "worker", shouldStop: stop.requested,
       log: quiet ? undefined : (line) => console.error(line),
     });
   } finally {
-    process.removeListener("SIGINT", onSignal);
-    process.removeListener("SIGTERM", onSignal);
+    stop.release();
   }
   if (json) console.log(JSON.stringify(s));
   else {
@@ -111,7 +105,7 @@ export async function nodeCommand(argv: string[]): Promise<number> {
     console.log(`node ${s.node}${s.interrupted ? " (interrupted)" : ""}: ${(100 * s.accuracy).toFixed(2)}% on ${s.testEvaluated} test samples after ${s.steps} steps; ` +
       `sent ${s.transport.sent} (${s.injected.dropped} dropped by --drop/--link-mtbf), received ${s.transport.received}, rejected: ${rej}, reconnects ${s.transport.reconnects}; ${out}/summary.json`);
   }
-  if (s.interrupted) return signal === "SIGTERM" ? 143 : 130;
+  if (s.interrupted) return stop.exitCode();
   return 0;
 }
 

@@ -6,6 +6,7 @@ import { nominalDuration, resumeConfig, runExperiment, type RunSummary } from ".
 import type { World } from "../experiment/world.ts";
 import { agreeDeadline, learnDeadline } from "../node/program.ts";
 import { helpText, UsageError } from "./args.ts";
+import { stopOnSignals } from "./signals.ts";
 import { Progress } from "./progress.ts";
 
 const pct = (x: number) => `${(100 * x).toFixed(2)}%`;
@@ -28,32 +29,24 @@ export async function runCommand(argv: string[], defaults: string[] = []): Promi
   const config = parsed.resume ? resumeConfig(parsed.resume) : parsed;
   const progress = new Progress(!quiet, 2000);
   // SIGINT/SIGTERM: finish the current event, then write the checkpoint and an interrupted summary.
-  let signal: NodeJS.Signals | null = null;
-  const onSignal = (sig: NodeJS.Signals) => {
-    if (signal) process.exit(sig === "SIGINT" ? 130 : 143); // a second signal: stop now
-    signal = sig;
-    progress.done(`${sig}: stopping after the current event; writing a checkpoint…`);
-  };
-  process.on("SIGINT", onSignal);
-  process.on("SIGTERM", onSignal);
+  const stop = stopOnSignals((sig) => progress.done(`${sig}: stopping after the current event; writing a checkpoint…`));
   let s: RunSummary;
   try {
     s = await runExperiment(config, {
-      resume: parsed.resume, shouldStop: () => signal !== null,
+      resume: parsed.resume, shouldStop: stop.requested,
       onStart: (w) => { if (!json) console.log(header(w)); },
       onEval: (e, w) => progress.update(progressLine(e, w)),
       onFinalEval: (w, n) => progress.update(`final evaluation: ${w.nodes.length} nodes on ${n} test samples…`, true),
     });
   } finally {
-    process.removeListener("SIGINT", onSignal);
-    process.removeListener("SIGTERM", onSignal);
+    stop.release();
   }
   progress.done();
   if (json) console.log(JSON.stringify(s));
   else console.log(summaryTable(s));
   if (s.interrupted) {
     console.error(`interrupted at virtual time ${s.virtualSeconds.toFixed(2)} s; checkpoint ${s.out}/${CHECKPOINT_FILE}; continue with: cdl run --resume ${s.out}`);
-    return signal === "SIGTERM" ? 143 : 130;
+    return stop.exitCode();
   }
   if (s.samplesPerSecond === null) {
     console.error(`error: nothing trained: no node completed a learning step in ${s.virtualSeconds.toFixed(2)} virtual s (see --time-limit, --crash-rate, --step-cost)`);

@@ -8,6 +8,7 @@ import { FLAVORS, type Flavor } from "../wasm/loader.ts";
 import { INIT_SCHEMES } from "../experiment/config.ts";
 import { helpText, parseFlags, UsageError, type FlagTable } from "./args.ts";
 import { Progress } from "./progress.ts";
+import { stopOnSignals } from "./signals.ts";
 
 // Numbers are finite unless a flag says `infinite` (none here: a run needs a finite budget).
 export const TRAIN_FLAGS: FlagTable = {
@@ -50,13 +51,7 @@ export async function trainCommand(argv: string[]): Promise<number> {
   const trainLimit = fraction < 1 ? Math.max(1, Math.round(Math.min(limit ?? ds.train.count, ds.train.count) * fraction)) : limit;
   const progress = new Progress(!(f.quiet as boolean));
   // SIGINT/SIGTERM: finish the current step, report the model so far, exit (a second signal: at once).
-  let signal: NodeJS.Signals | null = null;
-  const onSignal = (sig: NodeJS.Signals) => {
-    if (signal) process.exit(sig === "SIGINT" ? 130 : 143);
-    signal = sig;
-  };
-  process.on("SIGINT", onSignal);
-  process.on("SIGTERM", onSignal);
+  const stop = stopOnSignals();
   if (!f.json) console.log(`cdl train: ${f.model} on ${ds.name} (${ds.train.count} train / ${ds.test.count} test, from ${ds.source}), batch ${f.batch}, lr ${f.lr}${f["lr-schedule"] === "linear" ? " (linear decay)" : ""}, seed ${f.seed}, engine ${f.engine}`);
   const res = await trainCentralized(ds, {
     model: f.model as PresetName, epochs: epochsInt, batch: f.batch as number,
@@ -66,16 +61,13 @@ export async function trainCommand(argv: string[]): Promise<number> {
     lrSchedule: f["lr-schedule"] as LrSchedule, warmup: f.warmup as number,
   }, (p) => progress.update(
     `epoch ${p.epoch}/${p.epochs}  step ${p.step}/${p.stepsPerEpoch}  loss ${p.loss.toFixed(4)}  ${Math.round(p.samplesPerSecond)} samples/s`,
-    p.step === p.stepsPerEpoch), () => signal !== null).finally(() => {
-    process.removeListener("SIGINT", onSignal);
-    process.removeListener("SIGTERM", onSignal);
-  });
+    p.step === p.stepsPerEpoch), stop.requested).finally(() => stop.release());
   progress.done();
   if (res.interrupted) {
-    console.error(`${signal}: training stopped after ${res.samples} samples; the model so far: test accuracy ${(100 * res.testAccuracy).toFixed(2)}% on ${res.testSamples} test samples. ` +
+    console.error(`${stop.signal}: training stopped after ${res.samples} samples; the model so far: test accuracy ${(100 * res.testAccuracy).toFixed(2)}% on ${res.testSamples} test samples. ` +
       `cdl train keeps no run directory; for a run that writes a checkpoint and resumes, use cdl run --algorithm centralized`);
     if (f.json) console.log(JSON.stringify({ command: "train", interrupted: true, samples: res.samples, testAccuracy: res.testAccuracy, testSamples: res.testSamples }));
-    return signal === "SIGTERM" ? 143 : 130;
+    return stop.exitCode();
   }
   const wallSeconds = (performance.now() - wall0) / 1000;
   const info = runtimeInfo();
