@@ -14,6 +14,7 @@ import { ConfigError } from "../errors.ts";
 import { Net, type ParamSet } from "../nn/net.ts";
 import { planModel, type ModelPlan } from "../nn/spec.ts";
 import { Rng } from "../rng.ts";
+import { LEVEL_CODECS, levelBytes, tensorsOf, type LevelCodec, type Tensor } from "../node/compress.ts";
 import { Network, sumStats, type NodeStats } from "../sim/network.ts";
 import { memoryMBFor } from "../train.ts";
 import type { F32Buf } from "../wasm/arena.ts";
@@ -84,8 +85,13 @@ export interface World {
   readonly histogram: number[][];
   /** Virtual seconds of one minibatch step on a normal node. */
   readonly stepCost: number;
-  /** Bytes of one parameter snapshot on the wire. */
+  /** Bytes of one parameter snapshot on the wire (under --compress). */
   readonly messageBytes: number;
+  /** --compress, and θ's tensors (each layer's weights, then its bias) the codecs scale separately. */
+  readonly codec: LevelCodec;
+  readonly tensors: readonly Tensor[];
+  /** The encoded snapshot, reused (one encode at a time). */
+  readonly wire: Uint8Array;
   /** K, local steps between consensus steps (rounds: per round), with --local-steps auto resolved (see localStepsFor). */
   readonly localSteps: number;
   /** The fixed test subset of evaluation points. */
@@ -173,13 +179,17 @@ export async function buildWorld(cfg: RunConfig, preloaded?: Dataset, only?: num
     crashRate: cfg.crashRate, crashDowntime: cfg.crashDowntime,
   }, cfg.seed);
 
+  const codec = (cfg.compress ?? "f32") as LevelCodec;
+  if (!LEVEL_CODECS.includes(codec)) throw new ConfigError(`--compress ${cfg.compress}: allowed ${LEVEL_CODECS.join(", ")}`);
+  const tensors = tensorsOf(plan), messageBytes = levelBytes(codec, tensors);
   const stepCost = cfg.stepCost ?? (6 * macsPerSample(plan) * cfg.batch) / (cfg.nodeGflops * 1e9);
   const testCount = Math.min(cfg.testLimit ?? ds.test.count, ds.test.count);
   const evalIndices = root.fork(4).permutation(testCount).subarray(0, Math.min(cfg.evalSamples, testCount));
   evalIndices.sort();
   return {
     cfg, ds, plan, net, topology, lambda2, epsilon, network, serverNetwork: null, nodes, histogram, stepCost,
-    messageBytes: plan.numParams * 4, localSteps: localStepsFor(cfg, network.transferTime(plan.numParams * 4) + cfg.jitter, stepCost),
+    messageBytes, codec, tensors, wire: new Uint8Array(messageBytes),
+    localSteps: localStepsFor(cfg, network.transferTime(messageBytes) + cfg.jitter, stepCost),
     evalIndices, scratch, mean, trainCount,
   };
 }

@@ -19,6 +19,7 @@
 import { mixingWeights } from "../consensus/weights.ts";
 import { ConfigError } from "../errors.ts";
 import { learningRate } from "../train.ts";
+import { decode, encode } from "./compress.ts";
 import type { NodeState, Snapshot, World } from "../experiment/world.ts";
 
 /** What a node's step does, decided at the end of one step time (see due). */
@@ -142,10 +143,16 @@ export function receive(s: NodeState, snap: Snapshot): { outcome: Received; disp
   return { outcome: "kept", displaced: old };
 }
 
-/** A snapshot of node s's θ now, in `into` if given (a recycled array) else a fresh copy. */
+/**
+ * A snapshot of node s's θ now, in `into` if given (a recycled array) else a fresh copy. Under
+ * --compress f16/int8 it holds what a receiver decodes from the encoded message (the sender keeps
+ * its exact θ). Finite iff θ is: the codecs keep NaN and Inf non-finite.
+ */
 export function snapshot(w: World, s: NodeState, now: number, into?: Float32Array): Snapshot {
   const theta = s.params.theta;
   const finite = w.net.engine.kernels.nonfinite_f32(theta.ptr, w.plan.numParams) === 0;
-  into?.set(theta.view);
-  return { from: s.id, step: s.steps + s.agreeSteps, sentAt: now, theta: into ?? theta.view.slice(), finite, holders: 0 };
+  const out = into ?? new Float32Array(w.plan.numParams);
+  if (w.codec === "f32") out.set(theta.view);
+  else decode(w.codec, encode(w.codec, theta.view, w.tensors, w.wire), w.tensors, out);
+  return { from: s.id, step: s.steps + s.agreeSteps, sentAt: now, theta: out, finite, holders: 0 };
 }

@@ -1,0 +1,53 @@
+// --compress: θ travels as f16 or int8 (a scale per tensor). Messages count the encoded bytes,
+// neighbours mix exactly what they would decode, and the sender keeps its exact θ.
+import { test } from "uvu";
+import * as assert from "uvu/assert";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { runConfig, type RunConfig } from "../../src/experiment/config.ts";
+import { runExperiment } from "../../src/experiment/run.ts";
+import type { World } from "../../src/experiment/world.ts";
+import { loadDataset } from "../../src/data/registry.ts";
+import { decode, encode, levelBytes } from "../../src/node/compress.ts";
+import { snapshot } from "../../src/node/program.ts";
+
+const mnist = await loadDataset("mnist-10k");
+const dir = mkdtempSync(join(tmpdir(), "cdl-compress-"));
+let k = 0;
+const cfgOf = (over: Partial<RunConfig> = {}): RunConfig => runConfig({
+  model: "mlp", nodes: 4, topology: "ring", split: "classes:3", epochs: 2, trainLimit: 800, testLimit: 400,
+  evalSamples: 200, batch: 16, lr: 0.1, stepCost: 0.02, drop: 0.1, out: join(dir, `r${k++}`), ...over,
+});
+
+test("message bytes are the codec's: f16 half of f32, int8 a quarter plus one scale per tensor", async () => {
+  const runs: Record<string, { bytes: number; sent: number; acc: number; w: World }> = {};
+  for (const compress of ["f32", "f16", "int8"]) {
+    let w: World | undefined;
+    const s = await runExperiment(cfgOf({ compress }), { dataset: mnist, onStart: (x) => { w = x; } });
+    runs[compress] = { bytes: s.messages.bytesSent, sent: s.messages.sent, acc: s.accuracy.mean, w: w! };
+  }
+  const n = runs.f32.w.plan.numParams, T = runs.f32.w.tensors.length;
+  for (const [c, per] of [["f32", 4 * n], ["f16", 2 * n], ["int8", n + 4 * T]] as const) {
+    assert.is(runs[c].w.messageBytes, per, `${c}: ${per} bytes a message`);
+    assert.is(runs[c].bytes, runs[c].sent * per, `${c}: bytes sent = messages × encoded size`);
+  }
+  assert.is(runs.f16.sent, runs.f32.sent, "same traffic, fewer bytes");
+  for (const c of ["f16", "int8"]) assert.ok(Math.abs(runs[c].acc - runs.f32.acc) < 0.05, `${c} ${runs[c].acc} vs f32 ${runs.f32.acc}`);
+});
+
+test("a snapshot holds what the receiver decodes; the sender's θ stays exact", async () => {
+  let w: World | undefined;
+  await runExperiment(cfgOf({ compress: "int8", epochs: 0.2 }), { dataset: mnist, onStart: (x) => { w = x; } });
+  const s = w!.nodes[0], before = s.params.theta.view.slice();
+  const snap = snapshot(w!, s, 0);
+  const expect = new Float32Array(before.length);
+  decode("int8", encode("int8", before, w!.tensors), w!.tensors, expect);
+  assert.equal(Array.from(snap.theta), Array.from(expect), "the decoded int8 payload");
+  assert.equal(Array.from(s.params.theta.view), Array.from(before), "θ itself untouched");
+  assert.ok(snap.theta.some((x, i) => x !== before[i]), "and it is lossy");
+  assert.is(levelBytes("int8", w!.tensors), w!.messageBytes);
+});
+
+test.after(() => rmSync(dir, { recursive: true, force: true }));
+test.run();
