@@ -212,11 +212,12 @@ function gridTable(results: readonly RowResult[]): string {
     return `| ${row.name} | ${c.algorithm} | ${s0.topology.name} | ${c.drop} | ${c.linkMtbf === Infinity || c.linkMtbf === null ? "—" : `${c.linkMtbf}/${c.linkMttr} s`} | ` +
       `${seeds.map((r) => r.seed).join(",")} | **${pctMeanSd(accs)}** | ${pct(Math.min(...accs))} | ${pct(Math.min(...seeds.map((r) => r.s.accuracy.min)))} | ` +
       `${pct(mean(seeds.map((r) => r.s.meanModelAccuracy)))} | ${mean(seeds.map((r) => r.s.consensusDistance.mean)).toPrecision(3)} | ` +
-      `${Number.isNaN(delivered) ? "—" : (100 * delivered).toFixed(1)} | ${s0.steps.budget} | ${mean(seeds.map((r) => r.s.wallSeconds)).toFixed(0)} |`;
+      `${Number.isNaN(delivered) ? "—" : (100 * delivered).toFixed(1)} | ${(mean(m.map((x) => x.bytesSent)) / s0.topology.nodes / 2 ** 20).toFixed(0)} | ` +
+      `${s0.steps.budget} | ${mean(seeds.map((r) => r.s.wallSeconds)).toFixed(0)} |`;
   });
   return [
-    "| run | algorithm | topology | drop | link mtbf/mttr | seeds | mean acc % (± sd) | min over seeds % | worst node % | θ̄ acc % | consensus dist. | msgs delivered % | steps/node | wall s |",
-    "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+    "| run | algorithm | topology | drop | link mtbf/mttr | seeds | mean acc % (± sd) | min over seeds % | worst node % | θ̄ acc % | consensus dist. | msgs delivered % | MiB sent / node | steps/node | wall s |",
+    "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ...lines,
   ].join("\n");
 }
