@@ -140,7 +140,7 @@ async function runAsync(w: World, h: Hooks): Promise<RunEnd> {
       if (nodes.some((s) => !s.done)) q.schedule(t + h.evalEvery, { kind: "eval" });
     } else if (e.kind === "msg") {
       const s = nodes[e.to], snap = e.snap;
-      network.arrive(snap.from, s.id, w.messageBytes);
+      network.arrive(snap.from, s.id, snap.bytes ?? w.messageBytes);
       // The delivery's hold on snap passes to the inbox, or ends here.
       const r = receive(s, snap);
       if (r.outcome !== "kept") letGo(snap);
@@ -172,7 +172,7 @@ async function runAsync(w: World, h: Hooks): Promise<RunEnd> {
           const snap = early ?? snapshot(w, s, t, pool?.pop());
           snap.holders++; // the sender's own hold while it sends
           for (const j of w.topology.adj[s.id]) {
-            const r = network.send(s.id, j, w.messageBytes, t);
+            const r = network.send(s.id, j, snap.bytes ?? w.messageBytes, t);
             if (r.delivered) { snap.holders++; q.schedule(r.arrival, { kind: "msg", to: j, snap }); }
           }
           letGo(snap);

@@ -11,6 +11,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { ConfigError } from "../errors.ts";
 import { writeAtomic } from "../io/dirs.ts";
+import type { MessageKind, Sender } from "../node/compress.ts";
 import type { RngState } from "../rng.ts";
 import type { QueueState } from "../sim/events.ts";
 import type { NetworkState } from "../sim/network.ts";
@@ -30,8 +31,11 @@ interface SavedNode {
   steps: number; agreeSteps: number; done: boolean; cursor: number; order: Blob;
   rngs: { shuffle: RngState; dropout: RngState; aug: RngState };
   inbox: [number, number][];
-  lossSum: number; lossCount: number; outOfOrder: number; tooOld: number; rejected: number; consensusSteps: number;
+  lossSum: number; lossCount: number; outOfOrder: number; tooOld: number; rejected: number; gaps: number; consensusSteps: number;
   theta: Blob; momentum: Blob | null;
+  /** Under a difference codec: the encoder's public copy and counters, and each sender's last applied message. */
+  sender: { hat: Blob; state: ReturnType<Sender["state"]> } | null;
+  linkSeq: [number, number][];
 }
 
 interface Header {
@@ -43,7 +47,7 @@ interface Header {
     | { kind: "rounds"; t: number; nextEval: number; nextCheckpoint: number; global: Blob | null; star: NetworkState | null }
     | { kind: "live"; t: number; nextEval: number; nextCheckpoint: number };
   nodes: SavedNode[];
-  snapshots: { from: number; step: number; sentAt: number; finite: boolean; theta: Blob }[];
+  snapshots: { from: number; step: number; sentAt: number; finite: boolean; theta: Blob; bytes?: number; kind?: MessageKind; seq?: number }[];
   network: NetworkState;
   metrics: string[];
   /** Wall-clock totals so far (for the summary's throughput figures; not part of the results). */
@@ -76,7 +80,7 @@ export function writeCheckpoint(dir: string, w: World, sim: SimState, recorder: 
     let id = ids.get(s);
     if (id === undefined) {
       ids.set(s, (id = snapshots.length));
-      snapshots.push({ from: s.from, step: s.step, sentAt: s.sentAt, finite: s.finite, theta: blob(s.theta) });
+      snapshots.push({ from: s.from, step: s.step, sentAt: s.sentAt, finite: s.finite, theta: blob(s.theta), bytes: s.bytes, kind: s.kind, seq: s.seq });
     }
     return id;
   };
@@ -85,8 +89,10 @@ export function writeCheckpoint(dir: string, w: World, sim: SimState, recorder: 
     steps: s.steps, agreeSteps: s.agreeSteps, done: s.done, cursor: s.cursor, order: blob(s.order),
     rngs: { shuffle: s.shuffleRng.state(), dropout: s.dropoutRng.state(), aug: s.augRng.state() },
     inbox: [...s.inbox].map(([from, snap]) => [from, snapId(snap)]),
-    lossSum: s.lossSum, lossCount: s.lossCount, outOfOrder: s.outOfOrder, tooOld: s.tooOld, rejected: s.rejected, consensusSteps: s.consensusSteps,
+    lossSum: s.lossSum, lossCount: s.lossCount, outOfOrder: s.outOfOrder, tooOld: s.tooOld, rejected: s.rejected, gaps: s.gaps, consensusSteps: s.consensusSteps,
     theta: blob(s.params.theta.view), momentum: withMomentum ? blob(s.params.momentum.view) : null,
+    sender: s.sender ? { hat: blob(s.sender.hat), state: s.sender.state() } : null,
+    linkSeq: [...s.linkSeq],
   }));
   const saved: Header["sim"] = sim.kind === "async"
     ? { ...sim, queue: { ...sim.queue, events: sim.queue.events.map((e): SavedEvent => (e.kind === "msg" ? { kind: "msg", to: e.to, snap: snapId(e.snap) } : e)) } }
@@ -145,7 +151,8 @@ export function applyCheckpoint(ck: Checkpoint, w: World, recorder: Pick<Recorde
     return (type === "f32" ? new Float32Array(copy.buffer) : new Int32Array(copy.buffer)) as T;
   };
   if (h.nodes.length !== w.nodes.length) throw new ConfigError(`checkpoint has ${h.nodes.length} nodes, the rebuilt run ${w.nodes.length}`);
-  const snaps: Snapshot[] = h.snapshots.map((s) => ({ from: s.from, step: s.step, sentAt: s.sentAt, finite: s.finite, theta: view<Float32Array>(s.theta), holders: 0 }));
+  const snaps: Snapshot[] = h.snapshots.map((s) => ({ from: s.from, step: s.step, sentAt: s.sentAt, finite: s.finite, theta: view<Float32Array>(s.theta), holders: 0,
+    ...(s.seq !== undefined ? { bytes: s.bytes, kind: s.kind, seq: s.seq } : {}) }));
   h.nodes.forEach((n, i) => {
     const s = w.nodes[i];
     s.steps = n.steps; s.agreeSteps = n.agreeSteps; s.done = n.done; s.cursor = n.cursor;
@@ -154,7 +161,10 @@ export function applyCheckpoint(ck: Checkpoint, w: World, recorder: Pick<Recorde
     s.inbox.clear();
     for (const [from, id] of n.inbox) { s.inbox.set(from, snaps[id]); snaps[id].holders++; }
     s.lossSum = n.lossSum; s.lossCount = n.lossCount; s.outOfOrder = n.outOfOrder; s.tooOld = n.tooOld;
-    s.rejected = n.rejected; s.consensusSteps = n.consensusSteps;
+    s.rejected = n.rejected; s.gaps = n.gaps ?? 0; s.consensusSteps = n.consensusSteps;
+    if (n.sender && s.sender) s.sender.restore(n.sender.state, view<Float32Array>(n.sender.hat));
+    s.linkSeq.clear();
+    for (const [from, seq] of n.linkSeq ?? []) s.linkSeq.set(from, seq);
     s.params.theta.view.set(view<Float32Array>(n.theta));
     if (n.momentum) s.params.momentum.view.set(view<Float32Array>(n.momentum));
   });

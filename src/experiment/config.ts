@@ -34,7 +34,8 @@ export interface RunConfig {
   shareEvery: number;
   /** Step times each node keeps agreeing and sharing after its learning budget, learning nothing. Default 0. [ours] */
   agreeSteps: number;
-  /** How θ travels (src/node/compress.ts): f32 (default, exact), f16, or int8 with a scale per tensor.
+  /** How θ travels (src/node/compress.ts): f32 (default, exact), f16, int8 with a scale per tensor,
+   *  or CHOCO-style differences (topk:f, diff-int8) against a public copy θ̂ with refreshes.
    *  Neighbours mix what they would decode, and messages count the encoded bytes. [ours] */
   compress: string;
   /** When the shared snapshot of θ is taken: after the local steps (post-learn, default) or after the consensus step (post-agree). [ours] */
@@ -120,7 +121,7 @@ export const RUN_FLAGS: FlagTable = {
   "local-steps": { type: "int", default: 1, min: 1, words: ["auto"], help: "K: local SGD steps between consensus steps (fedavg/dpsgd: per round); auto = cdl: about two message times of steps (1 when a step is slower than a message; helps IID data, hurts highly biased data), rounds: 1" },
   "share-every": { type: "int", default: 1, min: 1, help: "send θ to neighbours every S local steps" },
   "agree-steps": { type: "int", default: 0, min: 0, help: "after the learning budget, keep agreeing for this many step times (cdl, on-receive, dpsgd)" },
-  compress: { type: "string", default: "f32", allowed: ["f32", "f16", "int8"], help: "θ on the wire: f32 (4 bytes a parameter), f16 (2), int8 with a scale per tensor (1)" },
+  compress: { type: "string", default: "f32", help: "θ on the wire: f32 (4 bytes a parameter), f16 (2), int8 (1, a scale per tensor), or differences with error feedback: topk:FRACTION or diff-int8, with ,every=R (a refresh every R messages, default 32) and ,refresh=f16|int8|f32" },
   snapshot: { type: "string", default: "post-learn", allowed: ["post-learn", "post-agree"], help: "take the shared θ after learning or after the consensus step" },
   "max-staleness": { type: "number", default: 5, min: 0, infinite: true, help: "ignore snapshots older than this (virtual s; inf = never)" },
   drop: { type: "number", default: 0, min: 0, max: 1, help: "per-message drop probability" },

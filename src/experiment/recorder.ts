@@ -25,6 +25,8 @@ export interface NodeRecord {
   /** Inbox entries left out of consensus steps as older than --max-staleness (per step). */
   tooOld: number;
   rejected: number;
+  /** Difference messages that could not be applied (one before them was lost). */
+  gaps: number;
 }
 
 export interface EvalRecord {
@@ -76,7 +78,7 @@ export class Recorder {
         testAccuracy: ev.accuracy, testLoss: ev.loss, trainLoss: s.lossCount ? s.lossSum / s.lossCount : null,
         consensusDistance: dist[i], sent: st.sent, delivered: st.delivered,
         dropped: st.dropped.drop + st.dropped["link-down"] + st.dropped.crashed, bytesSent: st.bytesSent,
-        received: st.received, outOfOrder: s.outOfOrder, tooOld: s.tooOld, rejected: s.rejected,
+        received: st.received, outOfOrder: s.outOfOrder, tooOld: s.tooOld, rejected: s.rejected, gaps: s.gaps,
       };
       s.lossSum = 0;
       s.lossCount = 0;

@@ -42,6 +42,8 @@ export interface RunSummary {
   messages: {
     sent: number; delivered: number; dropped: number; droppedBy: Record<string, number>; inFlight: number;
     bytesSent: number; bytesDelivered: number; outOfOrder: number; rejected: number; tooOld: number;
+    /** Difference messages (--compress topk/diff-int8) that could not be applied: one before them was lost. */
+    gaps: number;
   };
   steps: { perNode: number[]; budget: number; consensusSteps: number };
   virtualSeconds: number;
@@ -170,7 +172,7 @@ function writeResults(w: World, recorder: Recorder, hooks: Hooks, out: string,
   const samples = w.nodes.reduce((a, s) => a + s.steps, 0) * cfg.batch;
   const evalMs = recorder.evalMs + (f?.ms ?? 0);
   const info = runtimeInfo();
-  const sum = (k: "outOfOrder" | "tooOld" | "rejected") => w.nodes.reduce((a, s) => a + s[k], 0);
+  const sum = (k: "outOfOrder" | "tooOld" | "rejected" | "gaps") => w.nodes.reduce((a, s) => a + s[k], 0);
   const summary: RunSummary = {
     config: cfg, seed: cfg.seed, interrupted: r.interrupted, versions: { ...info, engine: cfg.engine, build: w.net.engine.build },
     dataset: { name: w.ds.name, source: w.ds.source, train: w.trainCount, test: w.ds.test.count, testEvaluated: f ? f.testCount : w.evalIndices.length },
@@ -182,7 +184,7 @@ function writeResults(w: World, recorder: Recorder, hooks: Hooks, out: string,
     consensusDistance: f ? { mean: avg(f.dist), max: Math.max(...f.dist) } : { mean: last?.meanDistance ?? NaN, max: last?.maxDistance ?? NaN },
     messages: {
       sent: tot.sent, delivered: tot.delivered, dropped, droppedBy: { ...tot.dropped }, inFlight: tot.sent - tot.delivered - dropped,
-      bytesSent: tot.bytesSent, bytesDelivered: tot.bytesDelivered, outOfOrder: sum("outOfOrder"), rejected: sum("rejected"), tooOld: sum("tooOld"),
+      bytesSent: tot.bytesSent, bytesDelivered: tot.bytesDelivered, outOfOrder: sum("outOfOrder"), rejected: sum("rejected"), tooOld: sum("tooOld"), gaps: sum("gaps"),
     },
     steps: { perNode: w.nodes.map((s) => s.steps), budget: w.nodes[0].budgetSteps, consensusSteps: w.nodes.reduce((a, s) => a + s.consensusSteps, 0) },
     virtualSeconds: r.end, stepCostSeconds: w.stepCost,

@@ -14,7 +14,7 @@ import { ConfigError } from "../errors.ts";
 import { Net, type ParamSet } from "../nn/net.ts";
 import { planModel, type ModelPlan } from "../nn/spec.ts";
 import { Rng } from "../rng.ts";
-import { LEVEL_CODECS, levelBytes, tensorsOf, type LevelCodec, type Tensor } from "../node/compress.ts";
+import { averageMessageBytes, parseCompression, Scratch, Sender, tensorsOf, type Compression, type MessageKind, type Tensor } from "../node/compress.ts";
 import { Network, sumStats, type NodeStats } from "../sim/network.ts";
 import { memoryMBFor } from "../train.ts";
 import type { F32Buf } from "../wasm/arena.ts";
@@ -33,6 +33,10 @@ export interface Snapshot {
   readonly step: number;
   readonly sentAt: number;
   readonly theta: Float32Array;
+  /** Under a difference codec: the message's encoded size, kind and sequence number. */
+  readonly bytes?: number;
+  readonly kind?: MessageKind;
+  readonly seq?: number;
   /** Every value is finite. A receiver ignores a snapshot carrying NaN/Inf (it must not spread);
    * the property belongs to the content, so it is computed once per snapshot, by a SIMD kernel. */
   readonly finite: boolean;
@@ -67,6 +71,12 @@ export interface NodeState {
   tooOld: number;
   /** Snapshots rejected on arrival because they carried NaN/Inf. */
   rejected: number;
+  /** Difference messages (--compress topk/diff-int8) that could not be applied: one before them was lost. */
+  gaps: number;
+  /** Under a difference codec: this node's encoder (its public copy θ̂), and per sender the
+   * sequence number of the last message applied (−1: waiting for a refresh). */
+  sender: Sender | null;
+  readonly linkSeq: Map<number, number>;
   consensusSteps: number;
 }
 
@@ -88,7 +98,7 @@ export interface World {
   /** Bytes of one parameter snapshot on the wire (under --compress). */
   readonly messageBytes: number;
   /** --compress, and θ's tensors (each layer's weights, then its bias) the codecs scale separately. */
-  readonly codec: LevelCodec;
+  readonly compression: Compression;
   readonly tensors: readonly Tensor[];
   /** The encoded snapshot, reused (one encode at a time). */
   readonly wire: Uint8Array;
@@ -122,6 +132,10 @@ export async function buildWorld(cfg: RunConfig, preloaded?: Dataset, only?: num
   const ds = preloaded ?? await loadDataset(cfg.dataset, { dataDir: cfg.dataDir });
   const plan = planModel(cfg.model, ds.shape, ds.classes);
   const root = new Rng(cfg.seed);
+  const compression = parseCompression(cfg.compress ?? "f32");
+  if (compression.kind === "delta" && (cfg.algorithm === "dpsgd" || cfg.algorithm === "fedavg")) {
+    throw new ConfigError(`--compress ${cfg.compress}: difference codecs run with the asynchronous algorithms (cdl, cdl-on-receive); ${cfg.algorithm} takes f32, f16 or int8`);
+  }
   const central = cfg.algorithm === "centralized";
   const n = central ? 1 : cfg.nodes;
   const trainCount = Math.min(cfg.trainLimit ?? ds.train.count, ds.train.count);
@@ -169,7 +183,7 @@ export async function buildWorld(cfg: RunConfig, preloaded?: Dataset, only?: num
     nodes.push({
       id: i, params, shard: parts[i], order: shuffleRng.shuffle(parts[i].slice()), cursor: 0,
       shuffleRng, dropoutRng: streams.fork(2), augRng: streams.fork(3),
-      steps: 0, budgetSteps, agreeSteps: 0, done: false, inbox: new Map(), lossSum: 0, lossCount: 0, outOfOrder: 0, tooOld: 0, rejected: 0, consensusSteps: 0,
+      steps: 0, budgetSteps, agreeSteps: 0, done: false, inbox: new Map(), lossSum: 0, lossCount: 0, outOfOrder: 0, tooOld: 0, rejected: 0, gaps: 0, consensusSteps: 0, sender: null, linkSeq: new Map(),
     });
   }
 
@@ -179,16 +193,19 @@ export async function buildWorld(cfg: RunConfig, preloaded?: Dataset, only?: num
     crashRate: cfg.crashRate, crashDowntime: cfg.crashDowntime,
   }, cfg.seed);
 
-  const codec = (cfg.compress ?? "f32") as LevelCodec;
-  if (!LEVEL_CODECS.includes(codec)) throw new ConfigError(`--compress ${cfg.compress}: allowed ${LEVEL_CODECS.join(", ")}`);
-  const tensors = tensorsOf(plan), messageBytes = levelBytes(codec, tensors);
+  const tensors = tensorsOf(plan);
+  const messageBytes = Math.round(averageMessageBytes(compression, tensors));
+  if (compression.kind === "delta") {
+    const scratch = new Scratch(plan.numParams); // one thread: every sender shares it
+    for (const s of nodes) s.sender = new Sender(compression, tensors, scratch);
+  }
   const stepCost = cfg.stepCost ?? (6 * macsPerSample(plan) * cfg.batch) / (cfg.nodeGflops * 1e9);
   const testCount = Math.min(cfg.testLimit ?? ds.test.count, ds.test.count);
   const evalIndices = root.fork(4).permutation(testCount).subarray(0, Math.min(cfg.evalSamples, testCount));
   evalIndices.sort();
   return {
     cfg, ds, plan, net, topology, lambda2, epsilon, network, serverNetwork: null, nodes, histogram, stepCost,
-    messageBytes, codec, tensors, wire: new Uint8Array(messageBytes),
+    messageBytes, compression, tensors, wire: new Uint8Array(compression.kind === "level" ? messageBytes : 0),
     localSteps: localStepsFor(cfg, network.transferTime(messageBytes) + cfg.jitter, stepCost),
     evalIndices, scratch, mean, trainCount,
   };

@@ -463,6 +463,18 @@ export class Sender {
   /** Sequence number of the last message (−1 before the first). */
   get seq(): number { return this.nextSeq - 1; }
 
+  /** What a checkpoint needs to continue this sender exactly (θ̂ is read from `hat`). */
+  state(): { nextSeq: number; mustRefresh: boolean; lastKind: MessageKind | null } {
+    return { nextSeq: this.nextSeq, mustRefresh: this.mustRefresh, lastKind: this.lastKind };
+  }
+
+  restore(st: { nextSeq: number; mustRefresh: boolean; lastKind: MessageKind | null }, hat: Float32Array): void {
+    this.hat.set(hat);
+    this.nextSeq = st.nextSeq;
+    this.mustRefresh = st.mustRefresh;
+    this.lastKind = st.lastKind;
+  }
+
 
   /**
    * The next message for θ [n]: a refresh if it is the first, the every-th, or follows a

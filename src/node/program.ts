@@ -19,7 +19,7 @@
 import { mixingWeights } from "../consensus/weights.ts";
 import { ConfigError } from "../errors.ts";
 import { learningRate } from "../train.ts";
-import { decode, encode } from "./compress.ts";
+import { admit, decode, encode, peek } from "./compress.ts";
 import type { NodeState, Snapshot, World } from "../experiment/world.ts";
 
 /** What a node's step does, decided at the end of one step time (see due). */
@@ -128,14 +128,22 @@ export function agree(w: World, s: NodeState, got: readonly Snapshot[], rule = w
 }
 
 /** What became of an arriving snapshot. */
-export type Received = "kept" | "out-of-order" | "nonfinite";
+export type Received = "kept" | "out-of-order" | "nonfinite" | "gap";
 
 /**
- * A snapshot arrives at node s. Non-finite ones are rejected (NaN must not spread), one not newer
- * than the inbox's snapshot from the same sender is ignored, else it replaces it. Returns the
+ * A snapshot arrives at node s. A difference message that does not follow the last one applied
+ * from its sender is a gap (ignored until the next refresh); non-finite ones are rejected (NaN
+ * must not spread), one not newer than the inbox's snapshot from the same sender is ignored,
+ * else it replaces it. Returns the
  * outcome and the snapshot it displaced (for the driver's memory).
  */
 export function receive(s: NodeState, snap: Snapshot): { outcome: Received; displaced?: Snapshot } {
+  if (snap.seq !== undefined) { // a difference message: applicable only right after the one before it
+    const a = admit(s.linkSeq.get(snap.from) ?? -1, snap.kind!, snap.seq);
+    if (a === "gap" || a === "stale") { s.gaps++; return { outcome: "gap" }; }
+    if (!snap.finite) { s.linkSeq.set(snap.from, -1); s.rejected++; return { outcome: "nonfinite" }; }
+    s.linkSeq.set(snap.from, snap.seq);
+  }
   if (!snap.finite) { s.rejected++; return { outcome: "nonfinite" }; }
   const old = s.inbox.get(snap.from);
   if (old && old.step >= snap.step) { s.outOfOrder++; return { outcome: "out-of-order" }; }
@@ -149,10 +157,25 @@ export function receive(s: NodeState, snap: Snapshot): { outcome: Received; disp
  * its exact θ). Finite iff θ is: the codecs keep NaN and Inf non-finite.
  */
 export function snapshot(w: World, s: NodeState, now: number, into?: Float32Array): Snapshot {
-  const theta = s.params.theta;
-  const finite = w.net.engine.kernels.nonfinite_f32(theta.ptr, w.plan.numParams) === 0;
+  const theta = s.params.theta, c = w.compression;
   const out = into ?? new Float32Array(w.plan.numParams);
-  if (w.codec === "f32") out.set(theta.view);
-  else decode(w.codec, encode(w.codec, theta.view, w.tensors, w.wire), w.tensors, out);
-  return { from: s.id, step: s.steps + s.agreeSteps, sentAt: now, theta: out, finite, holders: 0 };
+  const step = s.steps + s.agreeSteps;
+  if (c.kind === "delta") {
+    // The message updates the node's public copy θ̂ (CHOCO-SGD): receivers that applied every
+    // message since the last refresh hold exactly θ̂, so the snapshot carries θ̂ itself.
+    const msg = s.sender!.encodeDelta(theta.view);
+    const head = peek(msg)!;
+    out.set(s.sender!.hat);
+    return { from: s.id, step, sentAt: now, theta: out, finite: allFinite(out), holders: 0, bytes: msg.length, kind: head.kind, seq: head.seq };
+  }
+  const finite = w.net.engine.kernels.nonfinite_f32(theta.ptr, w.plan.numParams) === 0;
+  if (c.codec === "f32") out.set(theta.view);
+  else decode(c.codec, encode(c.codec, theta.view, w.tensors, w.wire), w.tensors, out);
+  return { from: s.id, step, sentAt: now, theta: out, finite, holders: 0 };
+}
+
+/** Whether every value of x is finite. */
+function allFinite(x: Float32Array): boolean {
+  for (let i = 0; i < x.length; i++) if (!Number.isFinite(x[i])) return false;
+  return true;
 }

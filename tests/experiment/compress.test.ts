@@ -2,7 +2,8 @@
 // neighbours mix exactly what they would decode, and the sender keeps its exact θ.
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { ConfigError } from "../../src/errors.ts";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { runConfig, type RunConfig } from "../../src/experiment/config.ts";
@@ -47,6 +48,41 @@ test("a snapshot holds what the receiver decodes; the sender's θ stays exact", 
   assert.equal(Array.from(s.params.theta.view), Array.from(before), "θ itself untouched");
   assert.ok(snap.theta.some((x, i) => x !== before[i]), "and it is lossy");
   assert.is(levelBytes("int8", w!.tensors), w!.messageBytes);
+});
+
+test("difference codecs (topk with error feedback): fewer bytes, every loss-free message applied, a loss is a gap until the next refresh", async () => {
+  const f32 = await runExperiment(cfgOf({ drop: 0 }), { dataset: mnist });
+  const topk = await runExperiment(cfgOf({ drop: 0, compress: "topk:0.1,every=8" }), { dataset: mnist });
+  assert.is(topk.messages.sent, f32.messages.sent);
+  assert.ok(topk.messages.bytesSent < 0.35 * f32.messages.bytesSent, `${topk.messages.bytesSent} vs ${f32.messages.bytesSent}`);
+  assert.is(topk.messages.gaps, 0, "no loss, no gap");
+  assert.ok(Math.abs(topk.accuracy.mean - f32.accuracy.mean) < 0.08, `${topk.accuracy.mean} vs ${f32.accuracy.mean}`);
+  const lossy = await runExperiment(cfgOf({ drop: 0.3, compress: "topk:0.1,every=8" }), { dataset: mnist });
+  assert.ok(lossy.messages.gaps > 0, "lost messages leave gaps");
+  assert.ok(lossy.messages.gaps < lossy.messages.delivered, "refreshes resynchronise");
+});
+
+test("difference codecs: interrupted and resumed, metrics.jsonl is byte-identical (the encoder's state is in the checkpoint)", async () => {
+  const cfg = cfgOf({ drop: 0.2, compress: "topk:0.05,every=4" });
+  const whole = join(dir, "whole"), part = join(dir, "part");
+  await runExperiment({ ...cfg, out: whole }, { dataset: mnist });
+  let i = 0;
+  const first = await runExperiment({ ...cfg, out: part }, { dataset: mnist, shouldStop: () => ++i >= 60 });
+  assert.ok(first.interrupted);
+  await runExperiment(cfg, { dataset: mnist, resume: part });
+  assert.is(readFileSync(join(part, "metrics.jsonl"), "utf8"), readFileSync(join(whole, "metrics.jsonl"), "utf8"));
+});
+
+test("--compress is checked up front; difference codecs are refused for the round-based baselines", async () => {
+  for (const [compress, algorithm, why] of [["topk:2", "cdl", /the fraction must be a number in \(0, 1\]/], ["zip", "cdl", /unknown codec/], ["topk:0.1", "dpsgd", /difference codecs run with the asynchronous algorithms/]] as const) {
+    try {
+      await runExperiment(cfgOf({ compress, algorithm }), { dataset: mnist });
+      assert.unreachable(compress);
+    } catch (e) {
+      assert.instance(e, ConfigError);
+      assert.match((e as Error).message, why);
+    }
+  }
 });
 
 test.after(() => rmSync(dir, { recursive: true, force: true }));
