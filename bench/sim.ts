@@ -82,7 +82,7 @@ function scratchOut(): string {
 
 async function singleModel(ds: Dataset, model: PresetName, trainLimit: number, epochs: number): Promise<{ sps: number; seconds: number; samples: number }> {
   const r = await trainCentralized(ds, {
-    model, epochs, batch: BATCH, sgd: { lr: LR, momentum: 0, weightDecay: 0 }, seed: 1, flavor: "simd", init: "he",
+    model, epochs, batch: BATCH, sgd: { lr: LR, momentum: 0, weightDecay: 0 }, seed: 1, flavor: "simd",
     trainLimit, testLimit: 1, augment: false,
   });
   return { sps: r.samplesPerSecond, seconds: r.trainSeconds, samples: r.samples };

@@ -1,5 +1,6 @@
 // The configuration of a consensus run: one typed object, every default named and commented.
 // `cdl run` builds it from flags and an optional --config JSON file (flags override the file).
+import { INIT_SCHEMES, type InitScheme } from "../nn/net.ts";
 import { readFileSync } from "node:fs";
 import { ConfigError } from "../errors.ts";
 import { DATASET_NAMES } from "../data/registry.ts";
@@ -103,8 +104,8 @@ export interface RunConfig {
 export const MAX_EVAL_POINTS = 100000;
 export const MIN_EVAL_EVERY = 1e-3;
 
-export const INIT_SCHEMES = ["pytorch", "he", "glorot"] as const;
-export type InitName = (typeof INIT_SCHEMES)[number];
+export { INIT_SCHEMES };
+export type InitName = InitScheme;
 
 // Numbers are finite unless a flag says `infinite` (and its help says what inf means).
 export const RUN_FLAGS: FlagTable = {
