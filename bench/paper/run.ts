@@ -356,6 +356,7 @@ const FLAGS: FlagTable = {
   only: { type: "string", help: "re-run only this run (NAME, or GROUP/NAME, or a GROUP); the other rows are read back from their results" },
   epochs: { type: "number", above: 0, help: "override every run's --epochs (quick checks)" },
   out: { type: "string", help: "directory for results/ and RESULTS.md (default bench/paper)" },
+  report: { type: "bool", default: false, help: "run nothing: write the sections from the results on disk" },
   help: { type: "bool", default: false, help: "this text" },
 };
 
@@ -388,8 +389,8 @@ async function main(argv: string[]): Promise<number> {
     })));
     return { id, file, m, rs, seeds, tasks };
   });
-  const tasks = plans.flatMap((p) => p.tasks);
-  if (only && !tasks.length) throw new ConfigError(`--only ${only}: no run, group or group/run of that name in ${files.join(", ")}`);
+  const tasks = flags.report ? [] : plans.flatMap((p) => p.tasks);
+  if (only && !tasks.length && !flags.report) throw new ConfigError(`--only ${only}: no run, group or group/run of that name in ${files.join(", ")}`);
   for (const t of tasks) checkTask(t);
 
   const stop = (sig: NodeJS.Signals) => { for (const c of live) c.kill(sig); process.exit(sig === "SIGINT" ? 130 : 143); };
