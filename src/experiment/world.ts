@@ -14,7 +14,7 @@ import { ConfigError } from "../errors.ts";
 import { Net, type ParamSet } from "../nn/net.ts";
 import { planModel, type ModelPlan } from "../nn/spec.ts";
 import { Rng } from "../rng.ts";
-import { averageMessageBytes, parseCompression, Scratch, Sender, tensorsOf, type Compression, type MessageKind, type Tensor } from "../node/compress.ts";
+import { averageMessageBytes, levelBytes, messageBytes as compressMessageBytes, parseCompression, Scratch, Sender, tensorsOf, type Compression, type MessageKind, type Tensor } from "../node/compress.ts";
 import { Network, sumStats, type NodeStats } from "../sim/network.ts";
 import { memoryMBFor } from "../train.ts";
 import type { F32Buf } from "../wasm/arena.ts";
@@ -205,7 +205,7 @@ export async function buildWorld(cfg: RunConfig, preloaded?: Dataset, only?: num
   evalIndices.sort();
   return {
     cfg, ds, plan, net, topology, lambda2, epsilon, network, serverNetwork: null, nodes, histogram, stepCost,
-    messageBytes, compression, tensors, wire: new Uint8Array(compression.kind === "level" ? messageBytes : 0),
+    messageBytes, compression, tensors, wire: new Uint8Array(wireBytes(compression, tensors)),
     localSteps: localStepsFor(cfg, network.transferTime(messageBytes) + cfg.jitter, stepCost),
     evalIndices, scratch, mean, trainCount,
   };
@@ -224,6 +224,13 @@ export function localStepsFor(cfg: RunConfig, messageSeconds: number, stepCost: 
   if (cfg.localSteps !== "auto") return cfg.localSteps;
   if (cfg.algorithm !== "cdl") return 1;
   return Math.max(1, Math.ceil((2 * messageSeconds) / stepCost - 1e-9));
+}
+
+/** The largest message of a compression (the size of the reused encode buffer). */
+function wireBytes(c: Compression, tensors: readonly Tensor[]): number {
+  if (c.kind === "level") return levelBytes(c.codec, tensors);
+  const m = compressMessageBytes(c, tensors);
+  return Math.max(m.refresh, m.delta, m.sync);
 }
 
 /** Node i's message counters: its topology links plus, under fedavg, its link to the server. */

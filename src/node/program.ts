@@ -163,7 +163,7 @@ export function snapshot(w: World, s: NodeState, now: number, into?: Float32Arra
   if (c.kind === "delta") {
     // The message updates the node's public copy θ̂ (CHOCO-SGD): receivers that applied every
     // message since the last refresh hold exactly θ̂, so the snapshot carries θ̂ itself.
-    const msg = s.sender!.encodeDelta(theta.view);
+    const msg = s.sender!.encodeDelta(theta.view, (bytes) => w.wire.subarray(0, bytes)); // encoded into the reused buffer
     const head = peek(msg)!;
     out.set(s.sender!.hat);
     return { from: s.id, step, sentAt: now, theta: out, finite: allFinite(out), holders: 0, bytes: msg.length, kind: head.kind, seq: head.seq };
