@@ -1,14 +1,16 @@
-// The node program: what one compute node does, whatever drives it. A driver (the simulator's
-// event loop today; a live network or the browser lab later) owns the clock, the message delivery
-// and snapshot memory, and calls these functions; it holds no algorithm logic of its own.
+// The node program: what one compute node does, whatever drives it. A driver (the simulator,
+// src/experiment/algorithms.ts; a live process, src/drivers/live.ts; the browser lab later) owns
+// the clock, the message delivery and snapshot memory, and calls these functions; it holds no
+// algorithm logic of its own.
 //
 //   due(…)      at the end of one step time: learn? agree? share? is this the node's last step?
 //   learn(…)    one local SGD step on the node's next minibatch
 //   agree(…)    the consensus step θ_i ← w_ii·θ_i + Σ_j w_ij·θ_j over the given snapshots —
 //               the only place a node mixes models (cdl, cdl-on-receive and dpsgd all call it)
-//   receive(…)  a snapshot arrives: reject non-finite, ignore out-of-order, keep the newest
+//   receive(…)  a snapshot arrives: skip a difference after a lost one, reject non-finite,
+//               ignore out-of-order, keep the newest
 //   fresh(…)    the inbox snapshots young enough to mix (--max-staleness)
-//   snapshot(…) a copy of θ_i to share
+//   snapshot(…) what θ_i's neighbours receive (exact, or as --compress encodes it)
 //
 // The budget is counted on the shared clock by default (--budget time, ALGORITHM.md "Budget"):
 // every node learns until the same virtual time T = (its share of the samples / batch) × step
