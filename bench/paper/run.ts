@@ -40,12 +40,14 @@ interface PaperManifest extends Manifest {
   seeds?: number[];
   target?: { run: string; meanAccuracy: number };
   groups?: { name: string; title?: string; settings: Record<string, unknown> }[];
-  report?: "grid" | "time";
+  report?: "grid" | "time" | "sweep";
+  /** report "sweep": the setting its runs vary (each run sets it), drawn on the x axis. */
+  sweep?: string;
   reach?: number;
   timeBudget?: number;
 }
 
-const MANIFEST_KEYS = ["title", "claim", "base", "runs", "seeds", "target", "groups", "report", "reach", "timeBudget"];
+const MANIFEST_KEYS = ["title", "claim", "base", "runs", "seeds", "target", "groups", "report", "sweep", "reach", "timeBudget"];
 
 /** One row of a manifest's table: a run, in a group if the manifest has groups; settings unvalidated. */
 interface Row { name: string; run: string; group?: string; settings: Record<string, unknown> }
@@ -92,7 +94,10 @@ function readManifest(file: string): PaperManifest {
       p.push(`"groups" must be a non-empty list of { "name", "title"?, "settings": {…} }, names of letters, digits and . _ + -`);
     } else if (new Set(g.map((x) => x.name)).size !== g.length) p.push(`group names must be distinct`);
   }
-  if (m.report !== undefined && m.report !== "grid" && m.report !== "time") p.push(`"report" must be "grid" or "time"`);
+  if (m.report !== undefined && m.report !== "grid" && m.report !== "time" && m.report !== "sweep") p.push(`"report" must be "grid", "time" or "sweep"`);
+  if (m.report === "sweep" && (typeof m.sweep !== "string" || !(m.runs as Record<string, unknown>[]).every((r) => typeof r[m.sweep as string] === "number"))) {
+    p.push(`a "sweep" report needs "sweep": the setting every run sets to a number`);
+  }
   if (m.target !== undefined && (m.report === "time" || m.groups !== undefined)) p.push(`"target" is checked by the grid report of a manifest without groups only`);
   if (m.reach !== undefined && !(typeof m.reach === "number" && m.reach > 0 && m.reach <= 1)) p.push(`"reach" must be a fraction in (0, 1]`);
   if (m.timeBudget !== undefined && !(typeof m.timeBudget === "number" && m.timeBudget > 0)) p.push(`"timeBudget" must be a number of virtual seconds > 0`);
@@ -346,6 +351,51 @@ function timeSection(id: string, file: string, m: PaperManifest, rowsOf: readonl
   return parts.join("\n").replace(/\n{3,}/g, "\n\n");
 }
 
+/**
+ * A curve, not points: final mean node accuracy against the swept setting, one line per group
+ * (mean over seeds; thin: min and max), with λ₂ of each group's graph and the delivered share.
+ */
+function sweepSection(id: string, file: string, m: PaperManifest, rowsOf: readonly Row[], results: readonly RowResult[], failures: readonly Failure[], made: Made, outDir: string): string {
+  const key = m.sweep!, x = (r: RowResult) => Number(r.row.settings[key]);
+  const groups = m.groups ?? [{ name: "", title: undefined, settings: {} }];
+  const series: Series[] = groups.flatMap((g, i) => {
+    const rs = results.filter((r) => (r.row.group ?? "") === g.name).sort((a, b) => x(a) - x(b));
+    const color = PALETTE[i % PALETTE.length], label = g.title ?? g.name;
+    const at = (f: (accs: number[]) => number) => rs.map((r) => [x(r), 100 * f(r.seeds.map((s) => s.s.accuracy.mean))] as [number, number]);
+    const main: Series = { name: label, points: at(mean), color, width: 2.5, legend: true };
+    if (Math.max(...rs.map((r) => r.seeds.length)) < 2) return [main];
+    return [main, { name: `${label} min`, points: at((a) => Math.min(...a)), color, width: 0.75, opacity: 0.45, legend: false },
+      { name: `${label} max`, points: at((a) => Math.max(...a)), color, width: 0.75, opacity: 0.45, legend: false }];
+  });
+  writeFileSync(join(outDir, "sweep.svg"), lineChart({
+    title: `${m.title}: final mean node accuracy against --${key}`, xLabel: `--${key}`, yLabel: "mean node accuracy (%)", yRange: [0, 100], series,
+  }));
+  const base = Object.entries(m.base).map(([k, v]) => `--${k} ${v}`).join(" ");
+  const lines = results.slice().sort((a, b) => (a.row.group ?? "").localeCompare(b.row.group ?? "") || x(a) - x(b)).map((r) => {
+    const s0 = r.seeds[0].s, ms = r.seeds.map((q) => q.s.messages);
+    return `| ${r.row.group ?? ""} | ${x(r)} | ${r.seeds.map((q) => q.seed).join(",")} | **${pctMeanSd(r.seeds.map((q) => q.s.accuracy.mean))}** | ` +
+      `${pct(Math.min(...r.seeds.map((q) => q.s.accuracy.min)))} | ${mean(r.seeds.map((q) => q.s.consensusDistance.mean)).toPrecision(3)} | ` +
+      `${s0.topology.lambda2.toPrecision(3)} | ${(100 * mean(ms.map((q) => (q.sent ? q.delivered / q.sent : NaN)))).toFixed(1)} |`;
+  });
+  return [
+    `## ${m.title}`,
+    m.claim ? `\n${m.claim}\n` : "",
+    `Shared settings: \`${base}\`; groups: ${groups.map((g) => `${g.title ?? g.name} (\`${Object.entries(g.settings).map(([k, v]) => `--${k} ${v}`).join(" ")}\`)`).join(", ")} (see \`bench/paper/${file}\`).`,
+    "",
+    `| group | --${key} | seeds | mean acc % (± sd) | worst node % | consensus dist. | λ₂ | msgs delivered % |`,
+    "|---|---|---|---|---|---|---|---|",
+    ...lines,
+    "",
+    `![final accuracy against --${key}](results/${id}/sweep.svg)`,
+    "",
+    reportLinks(id, results),
+    "",
+    missingText(rowsOf, results, made.seeds, failures),
+    madeText(id, made, results),
+    "",
+  ].join("\n").replace(/\n{3,}/g, "\n\n");
+}
+
 // ---- the command -------------------------------------------------------------------------------
 
 const cores = os.availableParallelism?.() ?? os.cpus().length;
@@ -409,6 +459,7 @@ async function main(argv: string[]): Promise<number> {
     const made: Made = { seeds: p.seeds, epochs, only, jobs, date };
     const fails = failures.filter((f) => f.task.id === p.id);
     const section = p.m.report === "time" ? timeSection(p.id, p.file, p.m, p.rs, results, fails, made, outDir)
+      : p.m.report === "sweep" ? sweepSection(p.id, p.file, p.m, p.rs, results, fails, made, outDir)
       : gridSection(p.id, p.file, p.m, p.rs, results, fails, made, outDir);
     writeFileSync(join(outDir, "SECTION.md"), section);
     console.log(section);
