@@ -177,18 +177,18 @@ export async function runLiveNode(cfg: RunConfig, o: LiveOptions): Promise<LiveS
   const timers = new Set<ReturnType<typeof setTimeout>>();
   /** Sends node s's snapshot to every neighbour, through the fault-injection model. */
   const share = (snap: Snapshot, t: number) => {
-    const sentAt = o.startAt + snap.sentAt * 1000, now: number[] = [];
+    const sentAt = o.startAt + snap.sentAt * 1000, direct: number[] = [];
     for (const j of w.topology.adj[o.id]) {
       const r = w.network.send(o.id, j, w.messageBytes, t);
       if (!r.delivered) { injected.dropped++; continue; }
       const delay = (r.arrival - t) * 1000;
-      if (delay < 1) { now.push(j); continue; } // sent together below: θ is framed and signed once
+      if (delay < 1) { direct.push(j); continue; } // sent together below: θ is framed and signed once
       injected.delayed++;
       snap.holders++;
       const timer = setTimeout(() => { timers.delete(timer); transport.send(j, snap.step, sentAt, snap.theta); letGo(snap); }, delay);
       timers.add(timer);
     }
-    if (now.length) transport.send(now, snap.step, sentAt, snap.theta);
+    if (direct.length) transport.send(direct, snap.step, sentAt, snap.theta);
   };
   const testCount = Math.min(cfg.testLimit ?? w.ds.test.count, w.ds.test.count);
   const record = (t: number) => {
