@@ -289,8 +289,23 @@ function madeText(id: string, made: Made, results: readonly RowResult[]): string
     `engine ${info.engineVersion}, SIMD build ${builds || "—"}.`;
 }
 
+/** Final mean node accuracy against MiB sent per node, one point per row that sent anything (mean over seeds). */
+function bytesChart(title: string, results: readonly RowResult[]): string | null {
+  const sending = results.filter((r) => r.seeds[0].s.messages.bytesSent > 0);
+  if (!sending.length) return null;
+  return lineChart({
+    title: `${title}: final mean node accuracy against MiB sent per node`, xLabel: "MiB sent per node", yLabel: "mean node accuracy (%)", yRange: [0, 100],
+    series: sending.map((r, i) => ({
+      name: r.row.name, color: PALETTE[i % PALETTE.length], width: 2.5, legend: true,
+      points: [[mean(r.seeds.map((x) => x.s.messages.bytesSent)) / r.seeds[0].s.topology.nodes / 2 ** 20, 100 * mean(r.seeds.map((x) => x.s.accuracy.mean))]] as [number, number][],
+    })),
+  });
+}
+
 function gridSection(id: string, file: string, m: PaperManifest, rowsOf: readonly Row[], results: readonly RowResult[], failures: readonly Failure[], made: Made, outDir: string): string {
   writeFileSync(join(outDir, "accuracy.svg"), accuracyChart(m.title, results, (r) => r.name, (r) => r.seeds[0].s.config.algorithm === "cdl"));
+  const bytes = bytesChart(m.title, results);
+  if (bytes) writeFileSync(join(outDir, "bytes.svg"), bytes);
   const base = Object.entries(m.base).map(([k, v]) => `--${k} ${v}`).join(" ");
   return [
     `## ${m.title}`,
@@ -305,6 +320,8 @@ function gridSection(id: string, file: string, m: PaperManifest, rowsOf: readonl
     gridTable(results),
     "",
     `![mean accuracy over time](results/${id}/accuracy.svg)`,
+    "",
+    bytes ? `![accuracy against MiB sent per node](results/${id}/bytes.svg)` : "",
     "",
     reportLinks(id, results),
     "",
