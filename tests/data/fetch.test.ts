@@ -2,6 +2,7 @@
 // tar.gz), and interrupted transfers, HTTP errors, checksum mismatches and stalled servers that
 // leave nothing behind.
 import { test } from "uvu";
+import { datasetError } from "./errors.ts";
 import * as assert from "uvu/assert";
 import { createHash } from "node:crypto";
 import { existsSync } from "node:fs";
@@ -13,7 +14,6 @@ import { join } from "node:path";
 import { gzipSync } from "node:zlib";
 import { CIFAR10_ARCHIVE, CIFAR10_TEST_FILE, CIFAR10_TRAIN_FILES, loadCifar10 } from "../../src/data/cifar10.ts";
 import { fetchDataset, MANIFESTS, type Manifest, type Progress } from "../../src/data/fetch.ts";
-import { DatasetError } from "../../src/data/idx.ts";
 import { writeTar } from "../../src/data/tar.ts";
 
 const md5 = (b: Uint8Array) => createHash("md5").update(b).digest("hex");
@@ -62,15 +62,6 @@ async function withServer(fn: (url: string, dir: string) => Promise<void>): Prom
   }
 }
 
-async function failure(p: Promise<unknown>): Promise<string> {
-  try { await p; } catch (e) {
-    assert.instance(e, DatasetError);
-    assert.not.match((e as Error).message, /\n/);
-    return (e as Error).message;
-  }
-  assert.unreachable("expected a DatasetError");
-  return "";
-}
 
 test("success: files verified, in place, no .part; a second run finds them", () => withServer(async (url, dir) => {
   const target = join(dir, "nested", "fm");
@@ -104,21 +95,21 @@ test("interrupted transfer: error says how far it got, nothing left (not even .p
   await writeFile(join(dir, "keep.txt"), "unrelated");
   // b.gz downloads and verifies first; its .part must go too when a.gz is cut.
   const m = manifest([["b.gz", md5(B)], ["a.gz", md5(A)]]);
-  const msg = await failure(fetchDataset("fashion-mnist", { dir, baseUrl: `${url}/cut/`, manifest: m }));
+  const msg = await datasetError(fetchDataset("fashion-mnist", { dir, baseUrl: `${url}/cut/`, manifest: m }));
   assert.match(msg, /download of a\.gz interrupted after \d+ of 200000 bytes/);
   assert.match(msg, "nothing was written; run the command again");
   assert.equal(await readdir(dir), ["keep.txt"]);
 }));
 
 test("HTTP 404: clear error, nothing left", () => withServer(async (url, dir) => {
-  const msg = await failure(fetchDataset("x", { dir, baseUrl: `${url}/ok/`, manifest: manifest([["nope.gz", "0"]]) }));
+  const msg = await datasetError(fetchDataset("x", { dir, baseUrl: `${url}/ok/`, manifest: manifest([["nope.gz", "0"]]) }));
   assert.match(msg, `download of ${url}/ok/nope.gz failed: HTTP 404 Not Found; nothing was written`);
   assert.equal(await readdir(dir), []);
 }));
 
 test("checksum mismatch: expected vs got, nothing left", () => withServer(async (url, dir) => {
   const wrong = "0123456789abcdef0123456789abcdef";
-  const msg = await failure(fetchDataset("x", { dir, baseUrl: `${url}/ok/`, manifest: manifest([["a.gz", wrong]]) }));
+  const msg = await datasetError(fetchDataset("x", { dir, baseUrl: `${url}/ok/`, manifest: manifest([["a.gz", wrong]]) }));
   assert.match(msg, `MD5 expected ${wrong}, got ${md5(A)}`);
   assert.match(msg, "nothing was written");
   assert.equal(await readdir(dir), []);
@@ -127,7 +118,7 @@ test("checksum mismatch: expected vs got, nothing left", () => withServer(async 
 test("connection refused: clear error", async () => {
   const dir = await mkdtemp(join(tmpdir(), "cdl-fetch-"));
   try {
-    const msg = await failure(fetchDataset("x", { dir, baseUrl: "http://127.0.0.1:1/", manifest: manifest([["a.gz", md5(A)]]) }));
+    const msg = await datasetError(fetchDataset("x", { dir, baseUrl: "http://127.0.0.1:1/", manifest: manifest([["a.gz", md5(A)]]) }));
     assert.match(msg, "download of http://127.0.0.1:1/a.gz failed");
     assert.equal(await readdir(dir), []);
   } finally {
@@ -143,7 +134,7 @@ test("a server that accepts the connection but never answers: error after the id
   const dir = await mkdtemp(join(tmpdir(), "cdl-fetch-"));
   try {
     const t0 = Date.now();
-    const msg = await failure(fetchDataset("x", { dir, baseUrl: url, manifest: manifest([["a.gz", md5(A)]]), idleTimeoutMs: 300 }));
+    const msg = await datasetError(fetchDataset("x", { dir, baseUrl: url, manifest: manifest([["a.gz", md5(A)]]), idleTimeoutMs: 300 }));
     assert.ok(Date.now() - t0 < 5000, `took ${Date.now() - t0} ms`);
     assert.is(sockets.length, 1);
     assert.match(msg, `download of ${url}a.gz stalled: no data for 0.3 s; nothing was written;`);
@@ -159,14 +150,14 @@ test("a server that accepts the connection but never answers: error after the id
 test("a server that stops sending mid-file: the same error, no .part left", () => withServer(async (url, dir) => {
   const seen: Progress[] = [];
   const m = manifest([["b.gz", md5(B)], ["a.gz", md5(A)]]);
-  const msg = await failure(fetchDataset("x", { dir, baseUrl: `${url}/stall/`, manifest: m, idleTimeoutMs: 300, onProgress: (p) => seen.push(p) }));
+  const msg = await datasetError(fetchDataset("x", { dir, baseUrl: `${url}/stall/`, manifest: m, idleTimeoutMs: 300, onProgress: (p) => seen.push(p) }));
   assert.ok(seen.some((p) => p.file === "a.gz" && p.received > 0), "a.gz never started");
   assert.match(msg, `download of ${url}/stall/a.gz stalled: no data for 0.3 s; nothing was written;`);
   assert.equal(await readdir(dir), []);
 }));
 
 test("unknown name lists the fetchable ones", async () => {
-  assert.match(await failure(fetchDataset("imagenet", { dir: tmpdir() })), "allowed names are fashion-mnist, cifar10");
+  assert.match(await datasetError(fetchDataset("imagenet", { dir: tmpdir() })), "allowed names are fashion-mnist, cifar10");
 });
 
 test.run();

@@ -1,5 +1,6 @@
 // The registry (names, locating, errors, --data-dir checks), synthetic-cifar, and the `cdl data` command.
 import { test } from "uvu";
+import { datasetError } from "./errors.ts";
 import * as assert from "uvu/assert";
 import { mkdtemp, readdir, rm, symlink, writeFile } from "node:fs/promises";
 import { createServer } from "node:http";
@@ -119,16 +120,6 @@ test("cdl data list --help, cdl data fetch --help: usage and every flag, exit 0"
   }
 });
 
-/** The message of the DatasetError `p` rejects with. */
-async function datasetError(p: Promise<unknown>): Promise<string> {
-  try { await p; } catch (e) {
-    assert.instance(e, DatasetError);
-    assert.not.match((e as Error).message, /\n/);
-    return (e as Error).message;
-  }
-  assert.unreachable("expected a DatasetError");
-  return "";
-}
 
 test("--data-dir when loading: missing, a loop, dangling, a file → an error naming flag, path and problem, no fall-back", async () => {
   const dir = await mkdtemp(join(tmpdir(), "cdl-dd-"));
