@@ -2,7 +2,7 @@
 import { CHECKPOINT_FILE } from "../experiment/checkpoint.ts";
 import { runConfigFromArgs, RUN_FLAGS } from "../experiment/config.ts";
 import type { EvalRecord } from "../experiment/recorder.ts";
-import { nominalDuration, resumeConfig, runExperiment, type RunSummary } from "../experiment/run.ts";
+import { nominalDuration, runExperiment, type RunSummary } from "../experiment/run.ts";
 import type { World } from "../experiment/world.ts";
 import { agreeDeadline, learnDeadline } from "../node/program.ts";
 import { helpText, UsageError } from "./args.ts";
@@ -21,19 +21,18 @@ export async function runCommand(argv: string[], defaults: string[] = []): Promi
       "leave a checkpoint and a summary marked interrupted; --resume DIR continues it exactly.", RUN_FLAGS));
     return 0;
   }
-  const { config: parsed, json, quiet } = runConfigFromArgs([...defaults, ...argv]);
-  if (parsed.resume) {
+  const { config, json, quiet } = runConfigFromArgs([...defaults, ...argv]);
+  if (config.resume) {
     const other = argv.filter((a) => a.startsWith("--") && !RESUME_FLAGS.has(a.split("=")[0]));
     if (other.length) throw new UsageError(`cdl run --resume continues a run with its own settings; drop ${other.join(" ")}`);
   }
-  const config = parsed.resume ? resumeConfig(parsed.resume) : parsed;
   const progress = new Progress(!quiet, 2000);
   // SIGINT/SIGTERM: finish the current event, then write the checkpoint and an interrupted summary.
   const stop = stopOnSignals((sig) => progress.done(`${sig}: stopping after the current event; writing a checkpoint…`));
   let s: RunSummary;
   try {
     s = await runExperiment(config, {
-      resume: parsed.resume, shouldStop: stop.requested,
+      resume: config.resume, shouldStop: stop.requested, // resumed: the run's own settings come from its checkpoint
       onStart: (w) => { if (!json) console.log(header(w)); },
       onEval: (e, w) => progress.update(progressLine(e, w)),
       onFinalEval: (w, n) => progress.update(`final evaluation: ${w.nodes.length} nodes on ${n} test samples…`, true),

@@ -99,11 +99,6 @@ function prepareOut(out: string, opts: RunOptions): string {
   return out;
 }
 
-/** The config a run will use: the given one, or the interrupted run's (resume). */
-export function resumeConfig(dir: string): RunConfig {
-  return { ...readCheckpoint(dir).config, resume: dir, out: dir };
-}
-
 export async function runExperiment(cfg: RunConfig, opts: RunOptions = {}): Promise<RunSummary> {
   const wall0 = performance.now();
   const ck = opts.resume ? readCheckpoint(opts.resume) : null;
