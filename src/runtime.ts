@@ -1,4 +1,6 @@
 // What we are running on: the JS runtime, the CPU, the project's version. Used in reports.
+// In the browser lab (src/web/) the node: modules are build-time stubs that throw: only
+// runtimeName and runtimeInfo are called there, and they do not touch them.
 import { readFileSync } from "node:fs";
 import { cpus } from "node:os";
 import { fileURLToPath } from "node:url";
@@ -11,15 +13,24 @@ export function repoRoot(): string {
 
 export interface RuntimeInfo { runtime: string; runtimeVersion: string; cpu: string; cores: number; engineVersion: string }
 
-/** The JS runtime we run on and its version. */
-export function runtimeName(): { runtime: "node" | "bun" | "deno"; runtimeVersion: string } {
-  const g = globalThis as { Bun?: { version: string }; Deno?: { version: { deno: string } } };
-  return g.Bun ? { runtime: "bun", runtimeVersion: g.Bun.version } : g.Deno ? { runtime: "deno", runtimeVersion: g.Deno.version.deno }
-    : { runtime: "node", runtimeVersion: process.versions.node };
+export type Runtime = "node" | "bun" | "deno" | "browser";
+
+/** The JS runtime we run on and its version (a browser: its user agent's product, e.g. Chrome/156.0.1.2). */
+export function runtimeName(): { runtime: Runtime; runtimeVersion: string } {
+  const g = globalThis as { Bun?: { version: string }; Deno?: { version: { deno: string } }; process?: { versions?: { node?: string } }; navigator?: { userAgent?: string } };
+  if (g.Bun) return { runtime: "bun", runtimeVersion: g.Bun.version };
+  if (g.Deno) return { runtime: "deno", runtimeVersion: g.Deno.version.deno };
+  if (g.process?.versions?.node) return { runtime: "node", runtimeVersion: g.process.versions.node };
+  const ua = g.navigator?.userAgent ?? "";
+  return { runtime: "browser", runtimeVersion: /(?:Chrome|Firefox|Version)\/[\d.]+/.exec(ua)?.[0] ?? (ua || "unknown") };
 }
 
 export function runtimeInfo(): RuntimeInfo {
   const { runtime, runtimeVersion } = runtimeName();
+  if (runtime === "browser") {
+    const cores = (globalThis as { navigator?: { hardwareConcurrency?: number } }).navigator?.hardwareConcurrency ?? 1;
+    return { runtime, runtimeVersion, cpu: "unknown (a browser does not say)", cores, engineVersion: "unknown" }; // the lab fills it in
+  }
   const cs = cpus();
   let engineVersion = "unknown";
   try {

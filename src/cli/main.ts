@@ -7,6 +7,7 @@ import { ModelError } from "../nn/spec.ts";
 import { UsageError } from "./args.ts";
 import { clusterCommand } from "./cluster.ts";
 import { dataCommand } from "./data.ts";
+import { labCommand } from "./lab.ts";
 import { keygenCommand, nodeCommand } from "./node.ts";
 import { runCommand } from "./run.ts";
 import { trainCommand } from "./train.ts";
@@ -18,6 +19,7 @@ const COMMANDS: Record<string, { run: (argv: string[]) => Promise<number>; help:
   cluster: { run: clusterCommand, help: "N node processes on this machine (loopback), merged into one run" },
   keygen: { run: keygenCommand, help: "write a cluster key for cdl node" },
   data: { run: dataCommand, help: "list and fetch datasets" },
+  lab: { run: labCommand, help: "build the browser lab and serve it on localhost" },
 };
 
 const USAGE = `usage: cdl <command> [flags]   (cdl <command> --help for its flags)\n\n` +

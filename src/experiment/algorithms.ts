@@ -16,9 +16,10 @@
 // everything, so a resumed run continues exactly as the uninterrupted one.
 import { fromEdges } from "../consensus/topology.ts";
 import { ConfigError } from "../errors.ts";
-import { agree, agreeDeadline, clockStep, due, fresh, learn, receive, snapshot } from "../node/program.ts";
+import type { WeightRule } from "../consensus/weights.ts";
+import { agree, agreeDeadline, clockStep, due, fresh, learn, receive, snapshot, type Received } from "../node/program.ts";
 import { EventQueue, type QueueState } from "../sim/events.ts";
-import { Network, type NetworkState } from "../sim/network.ts";
+import { Network, type NetworkState, type SendResult } from "../sim/network.ts";
 import type { Recorder } from "./recorder.ts";
 import type { NodeState, Snapshot, World } from "./world.ts";
 
@@ -33,6 +34,15 @@ export type SimState =
   | { kind: "rounds"; t: number; nextEval: number; nextCheckpoint: number; global: Float32Array | null; star: NetworkState | null }
   /** A live node (src/drivers/live.ts): its clock position and next evaluation and checkpoint times. */
   | { kind: "live"; t: number; nextEval: number; nextCheckpoint: number };
+
+/** Watches a run without changing it (the browser lab draws messages and a node's consensus steps). */
+export interface Observer {
+  sent?(from: number, to: number, t: number, r: SendResult): void;
+  arrived?(snap: Snapshot, to: number, t: number, outcome: Received): void;
+  /** Just before and just after node s's consensus step over `got`. */
+  agreeing?(s: NodeState, got: readonly Snapshot[], t: number, rule: WeightRule): void;
+  agreed?(s: NodeState, t: number): void;
+}
 
 export interface Hooks {
   recorder: Recorder;
@@ -53,6 +63,11 @@ export interface Hooks {
   onCheckpoint?: (state: SimState) => void;
   /** Continue from this state (with the world restored to the same point). */
   resume?: SimState;
+  observer?: Observer;
+  /** Asked after every event (round) with the virtual time reached; a promise holds the run there
+   * until it settles (the lab's pause, single step and speed). Without it the run yields to the
+   * runtime about every 100 ms. */
+  gate?: (t: number) => Promise<void> | null;
 }
 
 export interface RunEnd {
@@ -81,6 +96,13 @@ function yielder(): () => Promise<void> | null {
     last = now;
     return new Promise((r) => setTimeout(r, 0));
   };
+}
+
+/** The consensus step of node s, seen by the observer. */
+function mix(w: World, h: Hooks, s: NodeState, got: readonly Snapshot[], t: number, rule: WeightRule = w.cfg.weights): void {
+  h.observer?.agreeing?.(s, got, t, rule);
+  agree(w, s, got, rule);
+  h.observer?.agreed?.(s, t);
 }
 
 function timedLearn(w: World, s: NodeState, at: number, h: Hooks): void {
@@ -143,10 +165,11 @@ async function runAsync(w: World, h: Hooks): Promise<RunEnd> {
       network.arrive(snap.from, s.id, snap.bytes ?? w.messageBytes);
       // The delivery's hold on snap passes to the inbox, or ends here.
       const r = receive(s, snap);
+      h.observer?.arrived?.(snap, s.id, t, r.outcome);
       if (r.outcome !== "kept") letGo(snap);
       else {
         if (r.displaced) letGo(r.displaced);
-        if (alg === "cdl-on-receive" && !s.done && network.isUp(s.id, t) && t - snap.sentAt <= cfg.maxStaleness) agree(w, s, [snap]);
+        if (alg === "cdl-on-receive" && !s.done && network.isUp(s.id, t) && t - snap.sentAt <= cfg.maxStaleness) mix(w, h, s, [snap], t);
       }
     } else {
       const s = nodes[e.node];
@@ -167,12 +190,13 @@ async function runAsync(w: World, h: Hooks): Promise<RunEnd> {
         // consensus step instead (post-agree), it carries the gradient already scaled by w_ii, and
         // the network average learns at w_ii·lr rather than lr (1/10 of it on a 10-node complete graph).
         const early = d.share && cfg.snapshot === "post-learn" ? snapshot(w, s, t, pool?.pop()) : null;
-        if (d.agree) agree(w, s, fresh(w, s, t));
+        if (d.agree) mix(w, h, s, fresh(w, s, t), t);
         if (d.share) {
           const snap = early ?? snapshot(w, s, t, pool?.pop());
           snap.holders++; // the sender's own hold while it sends
           for (const j of w.topology.adj[s.id]) {
             const r = network.send(s.id, j, snap.bytes ?? w.messageBytes, t);
+            h.observer?.sent?.(s.id, j, t, r);
             if (r.delivered) { snap.holders++; q.schedule(r.arrival, { kind: "msg", to: j, snap }); }
           }
           letGo(snap);
@@ -185,7 +209,7 @@ async function runAsync(w: World, h: Hooks): Promise<RunEnd> {
       nextCheckpoint = checkpointAfter(h, t);
       h.onCheckpoint?.(state());
     }
-    const p = pause();
+    const p = h.gate ? h.gate(t) : pause();
     if (p) await p;
   }
   return { end: Math.min(end, cfg.timeLimit), interrupted: false, state: null };
@@ -240,7 +264,7 @@ async function runRounds(w: World, h: Hooks, more: () => boolean, round: (t: num
       nextCheckpoint = checkpointAfter(h, t);
       h.onCheckpoint?.(state());
     }
-    const p = pause();
+    const p = h.gate ? h.gate(t) : pause();
     if (p) await p;
   }
   return { end: t, interrupted: false, state: null };
@@ -313,11 +337,12 @@ function runDpsgd(w: World, h: Hooks): Promise<RunEnd> {
     for (const s of alive) {
       for (const j of topology.adj[s.id]) {
         const r = network.send(s.id, j, w.messageBytes, barrier);
+        h.observer?.sent?.(s.id, j, barrier, r);
         if (r.delivered) { network.arrive(s.id, j, w.messageBytes); inbound[j].push(snaps.get(s.id)!); roundEnd = Math.max(roundEnd, r.arrival); }
       }
     }
     h.trace?.(`${t} round ${roundEnd} ${alive.map((s) => `${s.id}:${inbound[s.id].length}`).join(",")}`);
-    for (const s of alive) agree(w, s, inbound[s.id].filter((x) => x.finite || (s.rejected++, false)), "metropolis");
+    for (const s of alive) mix(w, h, s, inbound[s.id].filter((x) => x.finite || (s.rejected++, false)), roundEnd, "metropolis");
     return roundEnd;
   };
   return runRounds(w, h, () => learning() || nodes[0].agreeSteps < cfg.agreeSteps, round, () => ({ global: null, star: null }));

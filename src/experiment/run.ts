@@ -105,8 +105,7 @@ export async function runExperiment(cfg: RunConfig, opts: RunOptions = {}): Prom
   if (ck) cfg = { ...ck.config, out: opts.resume };
   const out = prepareOut(cfg.out ?? defaultOut(), opts);
   const w = await buildWorld(cfg, opts.dataset);
-  const evalEvery = cfg.evalEvery ?? nominalDuration(w) / 12;
-  checkFeasible(w, evalEvery);
+  const evalEvery = evalInterval(w);
   opts.onStart?.(w);
   const recorder = new Recorder(w);
   const hooks: Hooks = {
@@ -123,27 +122,45 @@ export async function runExperiment(cfg: RunConfig, opts: RunOptions = {}): Prom
   }
   const wallSoFar = () => wallBefore + performance.now() - wall0;
   hooks.onCheckpoint = (sim) => writeCheckpoint(out, w, sim, recorder, lastTime(sim), { trainMs: hooks.trainMs, wallMs: wallSoFar() });
+  const o = await simulate(w, hooks, opts.onFinalEval);
+  if (o.interrupted) writeCheckpoint(out, w, o.state!, recorder, o.end, { trainMs: hooks.trainMs, wallMs: wallSoFar() });
+  const summary = summarize(w, hooks, out, o, wallSoFar());
+  writeResults(w, recorder, out, summary, o.finals);
+  if (!o.interrupted) rmSync(join(out, CHECKPOINT_FILE), { force: true }); // the run is complete: nothing left to resume
+  return summary;
+}
+
+/** Virtual seconds between evaluation points (--eval-every, else about 12 over the run), once the
+ * run is known to be feasible (checkFeasible). */
+export function evalInterval(w: World): number {
+  const evalEvery = w.cfg.evalEvery ?? nominalDuration(w) / 12;
+  checkFeasible(w, evalEvery);
+  return evalEvery;
+}
+
+/** How a simulated run ended: the virtual time reached, and the final evaluation unless interrupted. */
+export interface Outcome { end: number; runMs: number; interrupted: boolean; state: SimState | null; finals: Finals | null }
+
+/**
+ * The run itself, writing nothing (the CLI's runExperiment and the browser lab both call it): the
+ * algorithm to the end of its budget, a last evaluation point at the end, then every node and the
+ * mean model θ̄ on the full test set (or --test-limit).
+ */
+export async function simulate(w: World, hooks: Hooks, onFinalEval?: (w: World, testCount: number) => void): Promise<Outcome> {
+  const { recorder } = hooks;
   const run0 = performance.now();
   const res = await runAlgorithm(w, hooks);
   const runMs = performance.now() - run0;
-  if (res.interrupted) {
-    writeCheckpoint(out, w, res.state!, recorder, res.end, { trainMs: hooks.trainMs, wallMs: wallSoFar() });
-    return writeResults(w, recorder, hooks, out, { end: res.end, runMs, wallMs: wallSoFar(), interrupted: true, finals: null });
-  }
+  if (res.interrupted) return { end: res.end, runMs, interrupted: true, state: res.state, finals: null };
   const end = res.end;
   if (!recorder.evals.length || recorder.evals[recorder.evals.length - 1].t < end) hooks.onEval?.(recorder.point(end).t);
-
-  // Final evaluation of every node on the full test set.
-  const testCount = Math.min(cfg.testLimit ?? w.ds.test.count, w.ds.test.count);
-  opts.onFinalEval?.(w, testCount);
+  const testCount = Math.min(w.cfg.testLimit ?? w.ds.test.count, w.ds.test.count);
+  onFinalEval?.(w, testCount);
   const f0 = performance.now();
   const nodes = w.nodes.map((s) => w.net.evaluate(s.params.theta, w.ds, w.ds.test, { limit: testCount }));
   const dist = consensusDistances(w);
   const meanModel = w.net.evaluate(w.mean, w.ds, w.ds.test, { limit: testCount });
-  const finalMs = performance.now() - f0;
-  const summary = writeResults(w, recorder, hooks, out, { end, runMs, wallMs: wallSoFar(), interrupted: false, finals: { nodes, dist, meanModel, testCount, ms: finalMs } });
-  rmSync(join(out, CHECKPOINT_FILE), { force: true }); // the run is complete: nothing left to resume
-  return summary;
+  return { end, runMs, interrupted: false, state: null, finals: { nodes, dist, meanModel, testCount, ms: performance.now() - f0 } };
 }
 
 function lastTime(sim: SimState): number {
@@ -152,24 +169,21 @@ function lastTime(sim: SimState): number {
 
 interface Finals { nodes: EvalResult[]; dist: number[]; meanModel: EvalResult; testCount: number; ms: number }
 
-/** Writes the run's files, summary.json last (atomically), and returns the summary. Without
- * finals (an interrupted run) the figures are those of the last evaluation point. */
-function writeResults(w: World, recorder: Recorder, hooks: Hooks, out: string,
-  r: { end: number; runMs: number; wallMs: number; interrupted: boolean; finals: Finals | null }): RunSummary {
-  const { cfg } = w;
+/** The run's summary.json (without finals, i.e. interrupted, the figures of the last evaluation point). */
+export function summarize(w: World, hooks: Hooks, out: string, o: Outcome, wallMs: number): RunSummary {
+  const { cfg } = w, recorder = hooks.recorder;
   const last = recorder.evals[recorder.evals.length - 1];
   const lastNodes = recorder.nodeSeries.map((s) => s[s.length - 1]);
-  const f = r.finals;
+  const f = o.finals;
   const acc = f ? f.nodes.map((x) => x.accuracy) : lastNodes.map((x) => x?.testAccuracy ?? NaN);
   const loss = f ? f.nodes.map((x) => x.loss) : lastNodes.map((x) => x?.testLoss ?? NaN);
   const tot = messageTotals(w);
   const dropped = tot.dropped.drop + tot.dropped["link-down"] + tot.dropped.crashed;
   const samples = w.nodes.reduce((a, s) => a + s.steps, 0) * cfg.batch;
   const evalMs = recorder.evalMs + (f?.ms ?? 0);
-  const info = runtimeInfo();
   const sum = (k: "outOfOrder" | "tooOld" | "rejected" | "gaps") => w.nodes.reduce((a, s) => a + s[k], 0);
-  const summary: RunSummary = {
-    config: cfg, seed: cfg.seed, interrupted: r.interrupted, versions: { ...info, engine: cfg.engine, build: w.net.engine.build },
+  return {
+    config: cfg, seed: cfg.seed, interrupted: o.interrupted, versions: { ...runtimeInfo(), engine: cfg.engine, build: w.net.engine.build },
     dataset: { name: w.ds.name, source: w.ds.source, train: w.trainCount, test: w.ds.test.count, testEvaluated: f ? f.testCount : w.evalIndices.length },
     topology: { name: w.topology.name, nodes: w.topology.n, edges: w.topology.edges.length, maxDegree: w.topology.maxDegree, lambda2: w.lambda2, epsilon: w.epsilon, weights: weightsName(cfg) },
     histogram: w.histogram,
@@ -182,14 +196,23 @@ function writeResults(w: World, recorder: Recorder, hooks: Hooks, out: string,
       bytesSent: tot.bytesSent, bytesDelivered: tot.bytesDelivered, outOfOrder: sum("outOfOrder"), rejected: sum("rejected"), tooOld: sum("tooOld"), gaps: sum("gaps"),
     },
     steps: { perNode: w.nodes.map((s) => s.steps), budget: w.nodes[0].budgetSteps, consensusSteps: w.nodes.reduce((a, s) => a + s.consensusSteps, 0) },
-    virtualSeconds: r.end, stepCostSeconds: w.stepCost,
-    wallSeconds: r.wallMs / 1000,
+    virtualSeconds: o.end, stepCostSeconds: w.stepCost,
+    wallSeconds: wallMs / 1000,
     trainSeconds: hooks.trainMs / 1000, evalSeconds: evalMs / 1000,
     samplesPerSecond: samples > 0 ? samples / (hooks.trainMs / 1000) : null,
-    simulationOverhead: Math.max(0, 1 - hooks.trainMs / Math.max(1e-9, r.runMs - recorder.evalMs)),
+    simulationOverhead: Math.max(0, 1 - hooks.trainMs / Math.max(1e-9, o.runMs - recorder.evalMs)),
     out,
   };
-  writeAtomic(join(out, "metrics.jsonl"), recorder.lines.join("\n") + "\n");
+}
+
+/** metrics.jsonl: one line per evaluation record, in order. */
+export const metricsText = (r: Recorder): string => r.lines.join("\n") + "\n";
+
+/** Writes the run's files, summary.json last (atomically). */
+function writeResults(w: World, recorder: Recorder, out: string, summary: RunSummary, f: Finals | null): void {
+  const { cfg } = w;
+  const acc = summary.accuracy.perNode;
+  writeAtomic(join(out, "metrics.jsonl"), metricsText(recorder));
   const missing = w.histogram[0].map((_, c) => c).filter((c) => w.histogram.every((row) => row[c] === 0));
   const histText = formatHistogram(w.histogram, w.ds.classNames) +
     (missing.length ? `\nclasses on no node: ${missing.map((c) => w.ds.classNames?.[c] ?? c).join(", ")} (the test set still has them)` : "");
@@ -199,8 +222,8 @@ function writeResults(w: World, recorder: Recorder, hooks: Hooks, out: string,
   writeAtomic(join(out, "consensus.svg"), charts.consensus);
   const finalText = f
     ? acc.map((a, i) => `node ${i}: ${(100 * a).toFixed(2)}%`).join("\n") + `\nmean ${(100 * summary.accuracy.mean).toFixed(2)}%  mean model θ̄ ${(100 * summary.meanModelAccuracy).toFixed(2)}%`
-    : `interrupted at virtual time ${r.end.toFixed(2)} s: no final evaluation; continue with cdl run --resume ${out}`;
-  writeAtomic(join(out, "report.html"), htmlReport(`${cfg.algorithm} on ${w.ds.name}: ${w.topology.n} nodes, ${w.topology.name}, ${cfg.split}${r.interrupted ? " (interrupted)" : ""}`, [
+    : `interrupted at virtual time ${summary.virtualSeconds.toFixed(2)} s: no final evaluation; continue with cdl run --resume ${out}`;
+  writeAtomic(join(out, "report.html"), htmlReport(`${cfg.algorithm} on ${w.ds.name}: ${w.topology.n} nodes, ${w.topology.name}, ${cfg.split}${summary.interrupted ? " (interrupted)" : ""}`, [
     { heading: "Test accuracy over virtual time", svg: charts.accuracy },
     { heading: "Consensus distance ‖θᵢ − θ̄‖", svg: charts.consensus },
     { heading: f ? "Final accuracy on the full test set" : "Interrupted", text: finalText },
@@ -208,7 +231,6 @@ function writeResults(w: World, recorder: Recorder, hooks: Hooks, out: string,
     { heading: "Configuration", text: JSON.stringify(cfg, null, 2) },
   ]));
   writeAtomic(join(out, "summary.json"), JSON.stringify(summary, null, 2) + "\n");
-  return summary;
 }
 
 /** The consensus weights a run uses, as reports name them. */

@@ -37,7 +37,7 @@ let relaxed: boolean | undefined;
 /** An environment variable, or undefined when unset or unreadable (Deno without --allow-env). */
 function env(name: string): string | undefined {
   try {
-    return process.env[name] || undefined;
+    return (globalThis as { process?: { env: Record<string, string | undefined> } }).process?.env[name] || undefined;
   } catch {
     return undefined;
   }
@@ -76,7 +76,8 @@ export function simdBuild(): SimdBuild {
     }
     return forced as SimdBuild; // an -fma build without relaxed SIMD is refused by loadEngine
   }
-  const bc = runtimeName().runtime !== "node";
+  // A browser's V8 (the lab) has the trap handler too: the same build as Node, hence the same bytes out.
+  const rt = runtimeName().runtime, bc = rt === "bun" || rt === "deno";
   return relaxedSimd() ? (bc ? "simd-fma-bc" : "simd-fma") : (bc ? "simd-bc" : "simd");
 }
 
@@ -103,9 +104,15 @@ export interface EngineOptions {
 
 const PAGE = 65536;
 
-/** The .wasm bytes of a build; `build/` sits two levels above this file in src/ and in dist/src/. */
+/** The .wasm bytes of a build; `build/` sits two levels above this file in src/, in dist/src/ and
+ * in the lab's dist/lab/js/src/ (src/web/build.ts), where the browser fetches it. */
 export async function wasmBytes(build: Build): Promise<Uint8Array<ArrayBuffer>> {
   const url = new URL(`../../build/cdl-${build}.wasm`, import.meta.url);
+  if (runtimeName().runtime === "browser") {
+    const res = await fetch(url);
+    if (!res.ok) throw new Error(`cannot fetch ${url}: ${res.status} ${res.statusText} (build the lab with \`npm run lab\`)`);
+    return new Uint8Array(await res.arrayBuffer());
+  }
   try {
     return new Uint8Array(await readFile(url));
   } catch (e) {
