@@ -261,7 +261,7 @@ function status(r: Run): string {
   const last = r.evals[r.evals.length - 1];
   const of = f.state === "done" || f.t > s.duration ? "" : ` of ~${s.duration.toFixed(0)}`;
   const lines = [`<b>t = ${f.t.toFixed(1)}${of} virtual s</b> · <b>${f.state}</b>`,
-    `${Math.round(f.samplesPerSecond).toLocaleString("en")} training samples/s`];
+    `${Math.round(f.samplesPerSecond).toLocaleString("en")} training samples/s${s.build ? ` (engine ${s.build})` : ""}`];
   if (r.summary) {
     const a = r.summary.accuracy;
     lines.push(`final accuracy: mean <b>${pct(a.mean)}</b> (min ${pct(a.min)}, max ${pct(a.max)}), mean model ${pct(r.summary.meanModelAccuracy)}`);

@@ -39,7 +39,8 @@ function layout(n: number, edges: readonly Edge[], W: number, H: number): [numbe
   const deg = new Array<number>(n).fill(0);
   for (const [a, b] of edges) { deg[a]++; deg[b]++; }
   const hub = n > 3 && edges.length === n - 1 ? deg.indexOf(n - 1) : -1;
-  const cx = W / 2, cy = H / 2, R = Math.min(W, H) / 2 - (n > 24 ? 12 : 38);
+  // room for the accuracy figures beside the nodes (wider at the sides than above and below)
+  const cx = W / 2, cy = H / 2, R = n > 24 ? Math.min(W, H) / 2 - 12 : Math.min(W / 2 - 52, H / 2 - 38);
   const ring = hub >= 0 ? n - 1 : n;
   let k = 0;
   return Array.from({ length: n }, (_, i) => {

@@ -9,6 +9,7 @@ export class Heatmap {
   private rows = 0;
   private rowH = ROW_MAX;
   private key = "";
+  private drawn: readonly (readonly number[])[] | null = null;
 
   constructor(private readonly canvas: HTMLCanvasElement, onSelect: (node: number) => void) {
     canvas.addEventListener("click", (e) => {
@@ -21,9 +22,10 @@ export class Heatmap {
   /** histogram: [node][class] sample counts. Redraws only when the data, the selection or the width change. */
   draw(histogram: readonly (readonly number[])[], classNames: readonly string[], selected: number): void {
     const cssW = this.canvas.clientWidth || 400;
-    const key = `${cssW}|${selected}|${histogram.length}|${histogram[0]?.join()}|${histogram[histogram.length - 1]?.join()}`;
-    if (key === this.key) return;
+    const key = `${cssW}|${selected}`;
+    if (key === this.key && histogram === this.drawn) return;
     this.key = key;
+    this.drawn = histogram;
     const n = histogram.length, C = classNames.length || (histogram[0]?.length ?? 0);
     this.rows = n;
     this.rowH = Math.max(ROW_MIN, Math.min(ROW_MAX, Math.floor((MAX_HEIGHT - TOP) / Math.max(1, n))));
