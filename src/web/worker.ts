@@ -56,6 +56,7 @@ class Session {
   private predictions: number[][] | null = null;
   watched = -1;
   private update: UpdateView | null = null;
+  private lastCapture = -Infinity;
   private pending: { before: Float32Array; mean: Float32Array | null; view: UpdateView } | null = null;
   done = false;
   outcome: Outcome | null = null;
@@ -73,7 +74,7 @@ class Session {
     else if (m.type === "pause") { this.paused = true; }
     else if (m.type === "step") { this.paused = false; this.stepUntil = this.t + this.w.stepCost; this.release(); }
     else if (m.type === "speed") { this.speed = m.value > 0 ? m.value : Infinity; this.reanchor(); }
-    else if (m.type === "watch") { this.watched = m.node; this.update = null; this.frame(); }
+    else if (m.type === "watch") { this.watched = m.node; this.update = null; this.lastCapture = -Infinity; this.frame(); }
   }
 
   private release(): void {
@@ -113,7 +114,9 @@ class Session {
       sent: (from, to, _t, r) => { if (!r.delivered) flash({ from, to, kind: r.reason }); },
       arrived: (snap, to) => flash({ from: snap.from, to, kind: "delivered" }),
       agreeing: (s, got, t, rule) => {
-        if (s.id !== this.watched) return;
+        // The copies and sums below cost a few steps' time: at most one capture per frame.
+        if (s.id !== this.watched || performance.now() - this.lastCapture < FRAME_MS) return;
+        this.lastCapture = performance.now();
         const sorted = [...got].sort((a, b) => a.from - b.from);
         const deg = (i: number) => this.w.topology.degree(i);
         const m = mixingWeights(rule, { epsilon: this.w.epsilon }, deg(s.id), sorted.map((g) => ({ peer: g.from, degree: deg(g.from) })));
@@ -189,7 +192,15 @@ class Session {
   }
 }
 
-const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+/** A macrotask after `ms`; for 0 a MessageChannel message, because browsers clamp nested
+ * setTimeout(0) to 4 ms, which at one yield per 40 ms would cost the run 10%. */
+const channel = new MessageChannel();
+const woken: (() => void)[] = [];
+channel.port1.onmessage = () => woken.shift()?.();
+const sleep = (ms: number) => new Promise<void>((r) => {
+  if (ms > 0) setTimeout(r, ms);
+  else { woken.push(r); channel.port2.postMessage(0); }
+});
 
 function dist(a: Float32Array, b: Float32Array): number {
   let s = 0;
@@ -221,7 +232,9 @@ function predict(w: World, setup: Setup): number[][] {
   });
 }
 
-let session: Session | null = null;
+let session: Session | null = null, starting = false;
+/** Controls and exports that arrived while the run was being built, applied once it exists. */
+const early: ToWorker[] = [];
 
 async function start(query: string, paused: boolean): Promise<void> {
   const settings = labSettings(query);
@@ -246,24 +259,28 @@ async function start(query: string, paused: boolean): Promise<void> {
   const s = new Session(w, hooks, setup, paused);
   session = s;
   post({ type: "setup", setup });
+  for (const m of early.splice(0)) handle(m);
   const o = await simulate(w, hooks);
   s.finish(o);
   const sum = JSON.parse(s.summaryJson());
   post({ type: "done", summary: { accuracy: sum.accuracy, meanModelAccuracy: sum.meanModelAccuracy } });
 }
 
-scope.onmessage = (e) => {
-  const m = e.data;
+function handle(m: ToWorker): void {
   if (m.type === "start") {
-    if (session) { post({ type: "error", kind: "internal", message: "this worker already runs a run: start a new worker for a new run" }); return; }
+    if (session || starting) { post({ type: "error", kind: "internal", message: "this worker already runs a run: start a new worker for a new run" }); return; }
+    starting = true;
     start(m.query, m.paused).catch((err: unknown) => {
       const config = err instanceof ConfigError;
       post({ type: "error", kind: config ? "config" : "internal", message: config ? (err as Error).message : String((err as Error)?.stack ?? err) });
     });
+  } else if (!session) {
+    early.push(m);
   } else if (m.type === "export") {
-    if (!session) { post({ type: "error", kind: "internal", message: "nothing to export yet: the run has not started" }); return; }
     post({ type: "export", metrics: metricsText(session.hooks.recorder), summary: session.summaryJson() });
   } else {
-    session?.control(m);
+    session.control(m);
   }
-};
+}
+
+scope.onmessage = (e) => handle(e.data);
