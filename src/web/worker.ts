@@ -11,6 +11,7 @@ import { ConfigError } from "../errors.ts";
 import type { Hooks, Observer } from "../experiment/algorithms.ts";
 import { Recorder } from "../experiment/recorder.ts";
 import { evalInterval, metricsText, nominalDuration, simulate, summarize, type Outcome } from "../experiment/run.ts";
+import { agreeDeadline } from "../node/program.ts";
 import { buildWorld, messageStats, type NodeState, type World } from "../experiment/world.ts";
 import type { Flash, Frame, FromWorker, Setup, ToWorker, UpdateView } from "./protocol.ts";
 import { describeSettings, labConfig, labSettings } from "./settings.ts";
@@ -232,6 +233,12 @@ function predict(w: World, setup: Setup): number[][] {
   });
 }
 
+/** The virtual length of the run the charts are drawn to: the agreement phase included. */
+function runLength(w: World): number {
+  const async = w.cfg.algorithm !== "fedavg" && w.cfg.algorithm !== "dpsgd";
+  return async && w.cfg.budget === "time" && Number.isFinite(agreeDeadline(w)) ? agreeDeadline(w) : nominalDuration(w);
+}
+
 let session: Session | null = null, starting = false;
 /** Controls and exports that arrived while the run was being built, applied once it exists. */
 const early: ToWorker[] = [];
@@ -252,7 +259,7 @@ async function start(query: string, paused: boolean): Promise<void> {
     epsilon: !rounds && cfg.weights === "laplacian" && cfg.algorithm !== "isolated" && cfg.algorithm !== "centralized" ? w.epsilon : null,
     epsilonBound: w.topology.maxDegree > 0 ? 1 / w.topology.maxDegree : Infinity,
     weights: cfg.weights, histogram: w.histogram, classNames: [...w.ds.classNames],
-    stepCost: w.stepCost, duration: nominalDuration(w), evalEvery, evalSamples: w.evalIndices.length,
+    stepCost: w.stepCost, duration: runLength(w), evalEvery, evalSamples: w.evalIndices.length,
     digits: pickDigits(w.ds), build: w.net.engine.build,
   };
   const hooks: Hooks = { recorder: new Recorder(w), evalEvery, trainMs: 0 };
