@@ -12,7 +12,7 @@ import { Progress } from "./progress.ts";
 const pct = (x: number) => `${(100 * x).toFixed(2)}%`;
 
 /** Flags a resumed run accepts: the rest of its settings come from its checkpoint. */
-const RESUME_FLAGS = new Set(["--resume", "--quiet", "--json"]);
+const RESUME_FLAGS = new Set(["--resume", "--quiet", "--json", "--workers"]);
 
 export async function runCommand(argv: string[], defaults: string[] = []): Promise<number> {
   if (argv.includes("--help") || argv.includes("-h")) {
@@ -21,7 +21,7 @@ export async function runCommand(argv: string[], defaults: string[] = []): Promi
       "leave a checkpoint and a summary marked interrupted; --resume DIR continues it exactly.", RUN_FLAGS));
     return 0;
   }
-  const { config, json, quiet } = runConfigFromArgs([...defaults, ...argv]);
+  const { config, json, quiet, workers } = runConfigFromArgs([...defaults, ...argv]);
   if (config.resume) {
     const other = argv.filter((a) => a.startsWith("--") && !RESUME_FLAGS.has(a.split("=")[0]));
     if (other.length) throw new UsageError(`cdl run --resume continues a run with its own settings; drop ${other.join(" ")}`);
@@ -32,7 +32,7 @@ export async function runCommand(argv: string[], defaults: string[] = []): Promi
   let s: RunSummary;
   try {
     s = await runExperiment(config, {
-      resume: config.resume, shouldStop: stop.requested, // resumed: the run's own settings come from its checkpoint
+      resume: config.resume, shouldStop: stop.requested, workers, // resumed: the run's own settings come from its checkpoint
       onStart: (w) => { if (!json) console.log(header(w)); },
       onEval: (e, w) => progress.update(progressLine(e, w)),
       onFinalEval: (w, n) => progress.update(`final evaluation: ${w.nodes.length} nodes on ${n} test samples…`, true),

@@ -17,6 +17,7 @@
 import { fromEdges } from "../consensus/topology.ts";
 import { ConfigError } from "../errors.ts";
 import type { WeightRule } from "../consensus/weights.ts";
+import { startWorkers } from "../drivers/workers.ts";
 import { agree, agreeDeadline, clockStep, due, fresh, learn, receive, snapshot, type Received } from "../node/program.ts";
 import { EventQueue, type QueueState } from "../sim/events.ts";
 import { Network, type NetworkState, type SendResult } from "../sim/network.ts";
@@ -68,6 +69,50 @@ export interface Hooks {
    * until it settles (the lab's pause, single step and speed). Without it the run yields to the
    * runtime about every 100 ms. */
   gate?: (t: number) => Promise<void> | null;
+  /** Worker threads to run the nodes' computations on (src/drivers/workers.ts); 1 or absent: this thread. */
+  workers?: number;
+}
+
+/**
+ * Where the nodes' computations run. The simulator's event loop decides what every node does and
+ * when, in one order; an executor carries it out: here, at once (`serialExecutor`), or on worker
+ * threads (src/drivers/workers.ts), each node's computations in the same order, so the numbers are
+ * the same. Between `sync()` calls the world's nodes may lag behind the loop (their θ, data cursor,
+ * training loss); the counters the loop reads (steps, inbox, message counts) never do.
+ */
+export interface Executor {
+  /** Threads computing (1: this one). */
+  readonly threads: number;
+  learn(s: NodeState, at: number): void;
+  /** A snapshot of node s's θ now, in a buffer of the executor's. */
+  snapshot(s: NodeState, t: number): Snapshot;
+  agree(s: NodeState, got: readonly Snapshot[], rule: WeightRule): void;
+  /** No one holds this snapshot any more: its buffer may be reused. */
+  release(snap: Snapshot): void;
+  /** Records an evaluation point at t (the nodes brought up to date first). */
+  point(t: number): Promise<void> | void;
+  /** Brings every node's state in the world up to date with the loop. */
+  sync(): Promise<void> | void;
+  /** Holds the loop when it runs too far ahead of the computations (null: go on). */
+  pace(): Promise<void> | null;
+  close(): Promise<void> | void;
+}
+
+/** The executor of one thread: every computation at once, snapshot buffers recycled (unless
+ * h.recycleSnapshots is false). */
+export function serialExecutor(w: World, h: Hooks): Executor {
+  const pool: Float32Array[] | undefined = h.recycleSnapshots === false ? undefined : [];
+  return {
+    threads: 1,
+    learn: (s, at) => timedLearn(w, s, at, h),
+    snapshot: (s, t) => snapshot(w, s, t, pool?.pop()),
+    agree: (s, got, rule) => agree(w, s, got, rule),
+    release: (snap) => { pool?.push(snap.theta); },
+    point: (t) => { h.recorder.point(t); },
+    sync: () => {},
+    pace: () => null,
+    close: () => {},
+  };
 }
 
 export interface RunEnd {
@@ -76,6 +121,8 @@ export interface RunEnd {
   /** Stopped by shouldStop before the end; `state` continues it. */
   interrupted: boolean;
   state: SimState | null;
+  /** Threads the nodes' computations ran on. */
+  threads: number;
 }
 
 /** Runs the configured algorithm to the end of its budget (or until stopped). */
@@ -98,10 +145,10 @@ function yielder(): () => Promise<void> | null {
   };
 }
 
-/** The consensus step of node s, seen by the observer. */
-function mix(w: World, h: Hooks, s: NodeState, got: readonly Snapshot[], t: number, rule: WeightRule = w.cfg.weights): void {
+/** The consensus step of node s, seen by the observer (whose view of θ is exact on one thread only). */
+function mix(w: World, h: Hooks, x: Executor, s: NodeState, got: readonly Snapshot[], t: number, rule: WeightRule = w.cfg.weights): void {
   h.observer?.agreeing?.(s, got, t, rule);
-  agree(w, s, got, rule);
+  x.agree(s, got, rule);
   h.observer?.agreed?.(s, t);
 }
 
@@ -118,13 +165,28 @@ function checkpointAfter(h: Hooks, t: number): number {
 }
 
 async function runAsync(w: World, h: Hooks): Promise<RunEnd> {
+  const threads = asyncThreads(w, h.workers ?? 1);
+  const x = threads > 1 ? await startWorkers(w, h, threads) : serialExecutor(w, h);
+  try {
+    return await runEvents(w, h, x);
+  } finally {
+    await x.close();
+  }
+}
+
+/** The worker threads an asynchronous run can use: one per node at most; one for the difference
+ * codecs (their encoder state and message sizes live with the loop). */
+export function asyncThreads(w: World, requested: number): number {
+  return w.compression.kind === "delta" ? 1 : Math.max(1, Math.min(requested, w.nodes.length));
+}
+
+async function runEvents(w: World, h: Hooks, x: Executor): Promise<RunEnd> {
   const { cfg, network, nodes } = w;
   const alg = cfg.algorithm;
   const timeBudget = cfg.budget === "time";
   const lastEnd = agreeDeadline(w) * (1 + 1e-9);
-  // Arrays of snapshots no longer held by any scheduled delivery or inbox, for the next snapshot.
-  const pool: Float32Array[] | undefined = h.recycleSnapshots === false ? undefined : [];
-  const letGo = (snap: Snapshot) => { if (--snap.holders === 0) pool?.push(snap.theta); };
+  // A snapshot no longer held by any scheduled delivery or inbox gives its buffer back.
+  const letGo = (snap: Snapshot) => { if (--snap.holders === 0) x.release(snap); };
   const q = new EventQueue<Event>();
   // A node's step ends one step time after it starts (at 0, or when it rejoins after a crash);
   // under --budget time a node that cannot finish a step before the deadline is done.
@@ -150,14 +212,17 @@ async function runAsync(w: World, h: Hooks): Promise<RunEnd> {
   // A run in --budget steps where nodes crash faster than they complete steps would never end.
   const maxLost = 20 * nodes.reduce((a, s) => a + s.budgetSteps, 0) + 1000;
   for (;;) {
-    if (h.shouldStop?.()) return { end: Math.min(end, cfg.timeLimit), interrupted: true, state: state() };
+    if (h.shouldStop?.()) {
+      await x.sync();
+      return { end: Math.min(end, cfg.timeLimit), interrupted: true, state: state(), threads: x.threads };
+    }
     const ev = q.next();
     if (!ev) break;
     const t = ev.time, e = ev.event;
     if (t > cfg.timeLimit) break;
     h.trace?.(`${t} ${e.kind} ${e.kind === "step" ? e.node : e.kind === "msg" ? `${e.snap.from}>${e.to}@${e.snap.step}` : ""}`);
     if (e.kind === "eval") {
-      h.recorder.point(t);
+      await x.point(t);
       h.onEval?.(t);
       if (nodes.some((s) => !s.done)) q.schedule(t + h.evalEvery, { kind: "eval" });
     } else if (e.kind === "msg") {
@@ -169,7 +234,7 @@ async function runAsync(w: World, h: Hooks): Promise<RunEnd> {
       if (r.outcome !== "kept") letGo(snap);
       else {
         if (r.displaced) letGo(r.displaced);
-        if (alg === "cdl-on-receive" && !s.done && network.isUp(s.id, t) && t - snap.sentAt <= cfg.maxStaleness) mix(w, h, s, [snap], t);
+        if (alg === "cdl-on-receive" && !s.done && network.isUp(s.id, t) && t - snap.sentAt <= cfg.maxStaleness) mix(w, h, x, s, [snap], t);
       }
     } else {
       const s = nodes[e.node];
@@ -182,17 +247,17 @@ async function runAsync(w: World, h: Hooks): Promise<RunEnd> {
         const dt = network.stepTime(s.id, w.stepCost, t); // the next step's time (drawn once per step, in order)
         const d = due(w, s, t, t + dt);
         // After the learning budget a node keeps agreeing and sharing, learning nothing: the agreement phase.
-        if (d.learn) timedLearn(w, s, timeBudget ? clockStep(w, e.start) : s.steps, h);
+        if (d.learn) x.learn(s, timeBudget ? clockStep(w, e.start) : s.steps);
         else s.agreeSteps++;
         end = t;
         // The snapshot is taken after learning and before agreeing (--snapshot post-learn, the
         // default): a neighbour then mixes in this step's gradient at full weight. Taken after the
         // consensus step instead (post-agree), it carries the gradient already scaled by w_ii, and
         // the network average learns at w_ii·lr rather than lr (1/10 of it on a 10-node complete graph).
-        const early = d.share && cfg.snapshot === "post-learn" ? snapshot(w, s, t, pool?.pop()) : null;
-        if (d.agree) mix(w, h, s, fresh(w, s, t), t);
+        const early = d.share && cfg.snapshot === "post-learn" ? x.snapshot(s, t) : null;
+        if (d.agree) mix(w, h, x, s, fresh(w, s, t), t);
         if (d.share) {
-          const snap = early ?? snapshot(w, s, t, pool?.pop());
+          const snap = early ?? x.snapshot(s, t);
           snap.holders++; // the sender's own hold while it sends
           for (const j of w.topology.adj[s.id]) {
             const r = network.send(s.id, j, snap.bytes ?? w.messageBytes, t);
@@ -207,12 +272,16 @@ async function runAsync(w: World, h: Hooks): Promise<RunEnd> {
     }
     if (t >= nextCheckpoint) {
       nextCheckpoint = checkpointAfter(h, t);
+      await x.sync();
       h.onCheckpoint?.(state());
     }
+    const held = x.pace();
+    if (held) await held;
     const p = h.gate ? h.gate(t) : pause();
     if (p) await p;
   }
-  return { end: Math.min(end, cfg.timeLimit), interrupted: false, state: null };
+  await x.sync();
+  return { end: Math.min(end, cfg.timeLimit), interrupted: false, state: null, threads: x.threads };
 }
 
 /** Time for node i to run `steps` local steps from t, or null if it crashes on the way. */
@@ -251,7 +320,7 @@ async function runRounds(w: World, h: Hooks, more: () => boolean, round: (t: num
   let idle = 0;
   const steps = () => w.nodes.reduce((a, s) => a + s.steps + s.agreeSteps, 0);
   while (more() && t <= cfg.timeLimit) {
-    if (h.shouldStop?.()) return { end: Math.min(t, cfg.timeLimit), interrupted: true, state: state() };
+    if (h.shouldStop?.()) return { end: Math.min(t, cfg.timeLimit), interrupted: true, state: state(), threads: 1 };
     const before = steps();
     const roundEnd = round(t);
     idle = steps() > before ? 0 : idle + 1;
@@ -267,7 +336,7 @@ async function runRounds(w: World, h: Hooks, more: () => boolean, round: (t: num
     const p = h.gate ? h.gate(t) : pause();
     if (p) await p;
   }
-  return { end: t, interrupted: false, state: null };
+  return { end: t, interrupted: false, state: null, threads: 1 };
 }
 
 function runFedAvg(w: World, h: Hooks): Promise<RunEnd> {
@@ -316,6 +385,7 @@ function runFedAvg(w: World, h: Hooks): Promise<RunEnd> {
 
 function runDpsgd(w: World, h: Hooks): Promise<RunEnd> {
   const { cfg, nodes, network, topology } = w;
+  const x = serialExecutor(w, h); // the round-based baselines run on one thread
   const learning = () => nodes.some((s) => s.steps < s.budgetSteps);
   const round = (t: number): number => {
     // After the learning budgets, --agree-steps rounds of exchange and mixing without learning.
@@ -342,7 +412,7 @@ function runDpsgd(w: World, h: Hooks): Promise<RunEnd> {
       }
     }
     h.trace?.(`${t} round ${roundEnd} ${alive.map((s) => `${s.id}:${inbound[s.id].length}`).join(",")}`);
-    for (const s of alive) mix(w, h, s, inbound[s.id].filter((x) => x.finite || (s.rejected++, false)), roundEnd, "metropolis");
+    for (const s of alive) mix(w, h, x, s, inbound[s.id].filter((x) => x.finite || (s.rejected++, false)), roundEnd, "metropolis");
     return roundEnd;
   };
   return runRounds(w, h, () => learning() || nodes[0].agreeSteps < cfg.agreeSteps, round, () => ({ global: null, star: null }));

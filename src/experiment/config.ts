@@ -158,12 +158,13 @@ export const RUN_FLAGS: FlagTable = {
   augment: { type: "bool", default: false, help: "random crop + flip of training batches (CIFAR-10)" },
   "checkpoint-every": { type: "number", above: 0, help: "write a checkpoint every this many virtual seconds (default: only on interrupt)" },
   resume: { type: "string", help: "continue the run in this directory (a flag only, not a config setting)" },
+  workers: { type: "int", default: 1, min: 1, max: 256, help: "threads to run the nodes on (cdl, cdl-on-receive, isolated; fedavg, dpsgd and the difference codecs use 1): results are identical for every count" },
   json: { type: "bool", default: false, help: "print the summary as one JSON line last" },
   quiet: { type: "bool", default: false, help: "no live progress" },
 };
 
 /** Flags that are not run settings: never in a config file or manifest. */
-const FLAG_ONLY: readonly string[] = ["config", "resume", "json", "quiet"];
+const FLAG_ONLY: readonly string[] = ["config", "resume", "json", "quiet", "workers"];
 /** The keys a config file may hold (kebab-case; camelCase is read too). */
 export const SETTING_KEYS: readonly string[] = Object.keys(RUN_FLAGS).filter((k) => !FLAG_ONLY.includes(k));
 
@@ -243,12 +244,12 @@ export function validateRunConfig(c: RunConfig): RunConfig {
 }
 
 /** Builds a RunConfig from command-line flags (and the --config file they may name). */
-export function runConfigFromArgs(argv: readonly string[]): { config: RunConfig; json: boolean; quiet: boolean } {
+export function runConfigFromArgs(argv: readonly string[]): { config: RunConfig; json: boolean; quiet: boolean; workers: number } {
   const first = parseFlags("cdl run", argv, RUN_FLAGS);
   if (first.positional.length) throw new UsageError(`cdl run: unexpected argument '${first.positional[0]}' (flags start with --)`);
   const base = first.flags.config ? readConfigFile(first.flags.config as string) : {};
   const { flags } = parseFlags("cdl run", argv, RUN_FLAGS, base);
-  return { config: toRunConfig(flags), json: flags.json as boolean, quiet: flags.quiet as boolean };
+  return { config: toRunConfig(flags), json: flags.json as boolean, quiet: flags.quiet as boolean, workers: flags.workers as number };
 }
 
 /** A complete RunConfig from validated settings (kebab-case keys, see validateSettings) over the defaults. */
@@ -277,6 +278,6 @@ export function runConfig(partial: Partial<RunConfig> = {}): RunConfig {
 
 function toRunConfig(f: Record<string, unknown>): RunConfig {
   const c: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(f)) if (k !== "config" && k !== "json" && k !== "quiet") c[camel(k)] = v;
+  for (const [k, v] of Object.entries(f)) if (!FLAG_ONLY.includes(k) || k === "resume") c[camel(k)] = v;
   return validateRunConfig(c as unknown as RunConfig);
 }

@@ -1,6 +1,7 @@
 // Metrics of a run: evaluation points over virtual time, written as metrics.jsonl lines. Every
 // value is a function of (config, seed) only (no wall-clock time), so the file is
 // byte-identical across runs with the same config and seed.
+import type { EvalResult } from "../nn/net.ts";
 import type { World } from "./world.ts";
 import { consensusDistances, messageStats, messageTotals } from "./world.ts";
 
@@ -65,13 +66,14 @@ export class Recorder {
     }
   }
 
-  /** Evaluates every node on the fixed test subset at virtual time t and records the point. */
-  point(t: number): EvalRecord {
+  /** Evaluates every node on the fixed test subset at virtual time t and records the point;
+   * `evaluated`: the nodes' evaluations on that subset, done elsewhere (simulation worker threads). */
+  point(t: number, evaluated?: readonly EvalResult[]): EvalRecord {
     const t0 = performance.now();
     const w = this.w, { net, ds } = w;
     const dist = consensusDistances(w);
     const recs: NodeRecord[] = w.nodes.map((s, i) => {
-      const ev = net.evaluate(s.params.theta, ds, ds.test, { indices: w.evalIndices });
+      const ev = evaluated?.[i] ?? net.evaluate(s.params.theta, ds, ds.test, { indices: w.evalIndices });
       const st = messageStats(w, i);
       const r: NodeRecord = {
         type: "node", t, node: i, steps: s.steps, epoch: (s.steps * w.cfg.batch) / s.shard.length,

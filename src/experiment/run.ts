@@ -56,6 +56,10 @@ export interface RunSummary {
   samplesPerSecond: number | null;
   /** Share of the run's wall time (evaluation excluded) not spent in training steps. */
   simulationOverhead: number;
+  /** Threads the nodes ran on (--workers, as the algorithm allows), and the share of their time
+   * (threads × the run's wall time, evaluation excluded) spent in training steps. */
+  workers: number;
+  parallelEfficiency: number;
   out: string;
 }
 
@@ -77,6 +81,8 @@ export interface RunOptions {
   resume?: string;
   /** Write into --out even if it holds a run already (the paper runner re-runs its grid in place). */
   overwrite?: boolean;
+  /** Threads to run the nodes on (--workers; results do not depend on it). Default 1. */
+  workers?: number;
 }
 
 export function defaultOut(): string {
@@ -111,7 +117,7 @@ export async function runExperiment(cfg: RunConfig, opts: RunOptions = {}): Prom
   const hooks: Hooks = {
     recorder, evalEvery, trainMs: 0, trace: opts.trace, recycleSnapshots: opts.recycleSnapshots,
     onEval: () => opts.onEval?.(recorder.evals[recorder.evals.length - 1], w),
-    shouldStop: opts.shouldStop, checkpointEvery: cfg.checkpointEvery,
+    shouldStop: opts.shouldStop, checkpointEvery: cfg.checkpointEvery, workers: opts.workers,
   };
   let wallBefore = 0;
   if (ck) {
@@ -139,7 +145,7 @@ export function evalInterval(w: World): number {
 }
 
 /** How a simulated run ended: the virtual time reached, and the final evaluation unless interrupted. */
-export interface Outcome { end: number; runMs: number; interrupted: boolean; state: SimState | null; finals: Finals | null }
+export interface Outcome { end: number; runMs: number; interrupted: boolean; state: SimState | null; finals: Finals | null; threads: number }
 
 /**
  * The run itself, writing nothing (the CLI's runExperiment and the browser lab both call it): the
@@ -151,7 +157,7 @@ export async function simulate(w: World, hooks: Hooks, onFinalEval?: (w: World, 
   const run0 = performance.now();
   const res = await runAlgorithm(w, hooks);
   const runMs = performance.now() - run0;
-  if (res.interrupted) return { end: res.end, runMs, interrupted: true, state: res.state, finals: null };
+  if (res.interrupted) return { end: res.end, runMs, interrupted: true, state: res.state, finals: null, threads: res.threads };
   const end = res.end;
   if (!recorder.evals.length || recorder.evals[recorder.evals.length - 1].t < end) hooks.onEval?.(recorder.point(end).t);
   const testCount = Math.min(w.cfg.testLimit ?? w.ds.test.count, w.ds.test.count);
@@ -160,7 +166,7 @@ export async function simulate(w: World, hooks: Hooks, onFinalEval?: (w: World, 
   const nodes = w.nodes.map((s) => w.net.evaluate(s.params.theta, w.ds, w.ds.test, { limit: testCount }));
   const dist = consensusDistances(w);
   const meanModel = w.net.evaluate(w.mean, w.ds, w.ds.test, { limit: testCount });
-  return { end, runMs, interrupted: false, state: null, finals: { nodes, dist, meanModel, testCount, ms: performance.now() - f0 } };
+  return { end, runMs, interrupted: false, state: null, finals: { nodes, dist, meanModel, testCount, ms: performance.now() - f0 }, threads: res.threads };
 }
 
 function lastTime(sim: SimState): number {
@@ -200,7 +206,8 @@ export function summarize(w: World, hooks: Hooks, out: string, o: Outcome, wallM
     wallSeconds: wallMs / 1000,
     trainSeconds: hooks.trainMs / 1000, evalSeconds: evalMs / 1000,
     samplesPerSecond: samples > 0 ? samples / (hooks.trainMs / 1000) : null,
-    simulationOverhead: Math.max(0, 1 - hooks.trainMs / Math.max(1e-9, o.runMs - recorder.evalMs)),
+    simulationOverhead: Math.max(0, 1 - hooks.trainMs / o.threads / Math.max(1e-9, o.runMs - recorder.evalMs)),
+    workers: o.threads, parallelEfficiency: Math.min(1, hooks.trainMs / o.threads / Math.max(1e-9, o.runMs - recorder.evalMs)),
     out,
   };
 }

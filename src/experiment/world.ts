@@ -124,11 +124,11 @@ export function macsPerSample(plan: ModelPlan): number {
 
 /**
  * Builds the world of a run; `preloaded` skips loading cfg.dataset (it must be that dataset).
- * `only`: the world of one node of the run (a live node process): the same topology, shard, Rng
- * streams and initial model as that node has in the simulator, and engine memory for it alone;
- * `nodes` then holds that one node.
+ * `only`: the world of one node of the run (a live node process) or of some (a simulation worker
+ * thread, src/drivers/workers.ts): the same topology, shards, Rng streams and initial model as those
+ * nodes have in the whole run, and engine memory for them alone; `nodes` then holds those nodes.
  */
-export async function buildWorld(cfg: RunConfig, preloaded?: Dataset, only?: number): Promise<World> {
+export async function buildWorld(cfg: RunConfig, preloaded?: Dataset, only?: number | readonly number[]): Promise<World> {
   const ds = preloaded ?? await loadDataset(cfg.dataset, { dataDir: cfg.dataDir });
   const plan = planModel(cfg.model, ds.shape, ds.classes);
   const root = new Rng(cfg.seed);
@@ -143,9 +143,10 @@ export async function buildWorld(cfg: RunConfig, preloaded?: Dataset, only?: num
 
   // Sizes first, before anything big is allocated: the engine memory of every node's θ (and
   // momentum) must fit WebAssembly's 4 GB.
-  if (only !== undefined && !(Number.isInteger(only) && only >= 0 && only < n)) throw new ConfigError(`--id ${only} is not a node of this run (0 … ${n - 1})`);
+  const ids = only === undefined ? null : new Set(typeof only === "number" ? [only] : only);
+  for (const id of ids ?? []) if (!(Number.isInteger(id) && id >= 0 && id < n)) throw new ConfigError(`--id ${id} is not a node of this run (0 … ${n - 1})`);
   const serverSets = cfg.algorithm === "fedavg" ? 1 : 0;
-  const held = only === undefined ? n + serverSets : 1;
+  const held = ids === null ? n + serverSets : ids.size;
   const bytes = Net.bytesNeeded(plan, cfg.batch) + held * Net.paramSetBytes(plan) + 2 * (plan.numParams * 4 + 16);
   const mb = memoryMBFor(bytes);
   if (mb > 4095) {
@@ -175,7 +176,7 @@ export async function buildWorld(cfg: RunConfig, preloaded?: Dataset, only?: num
   const nodes: NodeState[] = [];
   for (let i = 0; i < n; i++) {
     const streams = root.fork(100 + i); // forked for every node, held or not, so each node's streams are the same
-    if (only !== undefined && i !== only) continue;
+    if (ids !== null && !ids.has(i)) continue;
     const params = net.newParams();
     if (nodes.length === 0) net.init(params.theta, init, cfg.init);
     else params.theta.view.set(nodes[0].params.theta.view);

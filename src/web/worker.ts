@@ -187,7 +187,7 @@ class Session {
   }
 
   summaryJson(): string {
-    const o: Outcome = this.outcome ?? { end: this.t, runMs: this.wallMs, interrupted: true, state: null, finals: null };
+    const o: Outcome = this.outcome ?? { end: this.t, runMs: this.wallMs, interrupted: true, state: null, finals: null, threads: 1 };
     const s = summarize(this.w, this.hooks, "lab", o, this.wallMs);
     return JSON.stringify(s, null, 2) + "\n";
   }

@@ -39,7 +39,7 @@ test("run --epochs inf without a time limit; train with a positional word; an un
   usageError(cdl("run", "--epochs", "inf"), /a run needs a finite budget: give --epochs N or --time-limit SECONDS/);
   usageError(cdl("train", "mnist"), /cdl train: unexpected argument 'mnist'/);
   usageError(cdl("train", "--lr", "inf"), /--lr must be a finite number ≥ 0, got 'inf'/);
-  usageError(cdl("nosuch"), /unknown command 'nosuch' \(allowed: run, train, node, cluster, keygen, data\)/);
+  usageError(cdl("nosuch"), /unknown command 'nosuch' \(allowed: run, train, node, cluster, keygen, data, lab\)/);
 });
 
 test("train --lr 1e6 diverges: one error line naming --lr, exit 2", () => {
