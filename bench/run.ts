@@ -8,7 +8,7 @@ import { simdBuild } from "../src/wasm/loader.ts";
 import { formatPeak, formatRows, runGemmBench, squareNn } from "./gemm.ts";
 import { formatLenet, runLenetBench } from "./lenet.ts";
 import { formatCifar, runCifarBench } from "./cifar.ts";
-import { CHILD_TIMEOUT_S, formatSim, RSS_TARGET_MB, runSimBench } from "./sim.ts";
+import { CHILD_TIMEOUT_S, formatSim, RSS_TARGET_MB, runSimBench, SPEEDUP_TARGET } from "./sim.ts";
 
 interface Figure {
   name: string;
@@ -41,7 +41,7 @@ function formatFigures(figs: Figure[]): string {
 }
 
 const mhz = clockMHz();
-console.log(`runtime: node ${process.version}; CPU: ${os.cpus()[0]?.model.trim() ?? "?"}${mhz ? ` at ${(mhz / 1000).toFixed(2)} GHz` : ""}, ${os.cpus().length} logical cores; every benchmark uses one thread; SIMD build ${simdBuild()}`);
+console.log(`runtime: node ${process.version}; CPU: ${os.cpus()[0]?.model.trim() ?? "?"}${mhz ? ` at ${(mhz / 1000).toFixed(2)} GHz` : ""}, ${os.cpus().length} logical cores; every benchmark uses one thread but the worker-thread scaling; SIMD build ${simdBuild()}`);
 console.log(`command: npm run bench  (node ${process.argv.slice(1).map((a) => a.split("/").slice(-3).join("/")).join(" ")})\n`);
 
 const t0 = performance.now();
@@ -71,6 +71,8 @@ const figures: Figure[] = [
   { name: "simulation overhead, 16-node lenet cdl", value: 100 * simRow("lenet").overhead, unit: "%", target: { op: "<", value: 10 } },
   { name: "simulation overhead, 16-node mlp cdl", value: 100 * simRow("mlp").overhead, unit: "%", target: null },
   { name: "100-node lenet run, peak RSS", value: simChild("lenet100").peakRssMB, unit: "MB", target: { op: "<", value: RSS_TARGET_MB } },
+  { name: "100-node lenet run on 2 worker threads, peak RSS", value: simChild("lenet100w2").peakRssMB, unit: "MB", target: { op: "<", value: RSS_TARGET_MB } },
+  { name: "16-node lenet run, --workers 2 / --workers 1", value: sim.scaling.rows.find((r) => r.workers === 2)?.speedup ?? NaN, unit: "×", target: { op: "≥", value: SPEEDUP_TARGET } },
   { name: "1000-node mlp run completes: wall time", value: simChild("mlp1000").completed ? simChild("mlp1000").wallSeconds : NaN, unit: "s", target: { op: "<", value: CHILD_TIMEOUT_S } },
   { name: "1000-node mlp run, peak RSS", value: simChild("mlp1000").peakRssMB, unit: "MB", target: null },
 ];

@@ -8,12 +8,16 @@
 //              blocks, so drift on a shared machine hits both sides. Overhead = 1 − cdl / single;
 //              target < 10% for lenet; mlp (tiny steps) for information. The cdl runs' non-step
 //              share, 1 − train / (wall − eval), is the same split within one time window.
-//   memory     child processes (`--child lenet100`, `--child mlp1000`) that run a 100-node lenet
-//              and a 1,000-node mlp on a tiny budget and print their peak RSS (maxRSS) as JSON.
+//   workers    the 16-node lenet run on 1, 2, … worker threads (--workers, up to the cores), rounds
+//              alternating the counts: samples / (wall − eval) per count, speedup over one, parallel
+//              efficiency = speedup / threads, and whether every count wrote the same metrics.jsonl.
+//   memory     child processes (`--child lenet100`, `--child lenet100w2`, `--child mlp1000`) that
+//              run a 100-node lenet (one thread, and 2 worker threads) and a 1,000-node mlp on a tiny
+//              budget and print their peak RSS (maxRSS, the whole process: its threads included).
 // Not a test: nothing here gates on absolute time.
 // Usage: npm run build && node dist/bench/sim.js        (--child NAME: a child's job)
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import os from "node:os";
 import { join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
@@ -124,16 +128,70 @@ export async function measureOverhead(ds: Dataset, model: "lenet" | "mlp"): Prom
 }
 
 // ---------------------------------------------------------------------------------------------
+// Worker threads: the same run on 1, 2, … threads
+
+export interface ScalingResult {
+  model: string;
+  nodes: number;
+  cores: number;
+  /** Per thread count: samples / (wall − eval) of each run, in order, and pooled. */
+  rows: { workers: number; runs: number[]; samplesPerSecond: number; speedup: number; efficiency: number }[];
+  /** Every run wrote the same metrics.jsonl. */
+  identical: boolean;
+}
+
+export async function measureScaling(ds: Dataset, model: "lenet" | "mlp", counts: number[]): Promise<ScalingResult> {
+  const out = scratchOut();
+  try {
+    const cfg = runConfig({ ...NETWORK, model, ...BUDGET[model] });
+    await singleModel(ds, model, 4 * BATCH, 1); // warm-up
+    const runs = new Map<number, RunSummary[]>(counts.map((k) => [k, []]));
+    const metrics = new Set<string>();
+    for (let r = 0; r < ROUNDS; r++) {
+      for (const workers of counts) {
+        const d = join(out, `w${workers}-r${r}`);
+        runs.get(workers)!.push(await runExperiment({ ...cfg, out: d }, { dataset: ds, workers }));
+        metrics.add(readFileSync(join(d, "metrics.jsonl"), "utf8"));
+      }
+    }
+    const sum = (xs: number[]) => xs.reduce((x, y) => x + y, 0);
+    const sps = (ss: RunSummary[]) => sum(ss.map((s) => sum(s.steps.perNode) * BATCH)) / sum(ss.map((s) => s.wallSeconds - s.evalSeconds));
+    const one = sps(runs.get(counts[0])!);
+    const rows = counts.map((workers) => {
+      const ss = runs.get(workers)!, x = sps(ss);
+      return { workers, runs: ss.map((s) => sps([s])), samplesPerSecond: x, speedup: x / one, efficiency: x / one / workers };
+    });
+    return { model, nodes: cfg.nodes, cores: os.cpus().length, rows, identical: metrics.size === 1 };
+  } finally {
+    rmSync(out, { recursive: true, force: true });
+  }
+}
+
+export const SPEEDUP_TARGET = 1.8;
+
+export function formatScaling(s: ScalingResult): string {
+  const lines = [`worker threads: ${ROUNDS} rounds of the ${s.nodes}-node ${s.model} run on ${s.rows.map((r) => r.workers).join(", ")} threads (${s.cores} cores here), alternating; samples / (wall − eval)`];
+  for (const r of s.rows) {
+    lines.push(`  --workers ${r.workers}: ${r.samplesPerSecond.toFixed(0)} samples/s (${r.runs.map((x) => x.toFixed(0)).join(", ")}); speedup ${r.speedup.toFixed(2)}×, efficiency ${(100 * r.efficiency).toFixed(0)}%` +
+      (r.workers === 2 ? `: ${r.speedup >= SPEEDUP_TARGET ? "PASS" : "MISSED"} (target ≥ ${SPEEDUP_TARGET}×)` : ""));
+  }
+  lines.push(`  metrics.jsonl of every run: ${s.identical ? "identical" : "DIFFERENT (a bug: results must not depend on the thread count)"}`);
+  return lines.join("\n");
+}
+
+// ---------------------------------------------------------------------------------------------
 // Memory: large networks in child processes
 
 /** The child runs: a tiny budget (one or two steps per node), tiny evaluation. */
 const CHILDREN = {
-  /** 100 lenet nodes, 32 samples each. */
+  /** 100 lenet nodes, 32 samples each; and the same on 2 worker threads. */
   lenet100: { dataset: "mnist-10k", model: "lenet", nodes: 100, trainLimit: 3200 },
+  lenet100w2: { dataset: "mnist-10k", model: "lenet", nodes: 100, trainLimit: 3200 },
   /** 1,000 mlp nodes, 32 samples each (full MNIST: mnist-10k has only 8,000 training samples). */
   mlp1000: { dataset: "mnist", model: "mlp", nodes: 1000, trainLimit: 32000 },
 } satisfies Record<string, Partial<RunConfig>>;
 export type ChildName = keyof typeof CHILDREN;
+const CHILD_WORKERS: Partial<Record<ChildName, number>> = { lenet100w2: 2 };
 
 export interface ChildResult {
   name: ChildName;
@@ -164,7 +222,7 @@ async function child(name: ChildName): Promise<void> {
     let builtRssMB = NaN;
     const s = await runExperiment(runConfig({
       ...NETWORK, ...spec, epochs: 1, evalSamples: 50, testLimit: 200, out,
-    }), { dataset: ds, onStart: () => { builtRssMB = process.memoryUsage().rss / 2 ** 20; } });
+    }), { dataset: ds, workers: CHILD_WORKERS[name], onStart: () => { builtRssMB = process.memoryUsage().rss / 2 ** 20; } });
     // maxRSS is in kilobytes.
     console.log(JSON.stringify({
       peakRssMB: (process.resourceUsage().maxRSS * 1024) / 2 ** 20, builtRssMB,
@@ -192,13 +250,16 @@ export function measureChild(name: ChildName): ChildResult {
 
 export interface SimResult {
   overhead: OverheadResult[];
+  scaling: ScalingResult;
   children: ChildResult[];
 }
 
 export async function runSimBench(): Promise<SimResult> {
   const ds = await loadDataset("mnist-10k");
   const overhead = [await measureOverhead(ds, "lenet"), await measureOverhead(ds, "mlp")];
-  return { overhead, children: [measureChild("lenet100"), measureChild("mlp1000")] };
+  const counts = Array.from({ length: Math.min(os.cpus().length, 16) }, (_, i) => i + 1);
+  const scaling = await measureScaling(ds, "lenet", counts.length > 1 ? counts : [1, 2]);
+  return { overhead, scaling, children: [measureChild("lenet100"), measureChild("lenet100w2"), measureChild("mlp1000")] };
 }
 
 export const RSS_TARGET_MB = 2048;
@@ -221,13 +282,15 @@ export function formatSim(r: SimResult): string {
     line(head), line(w.map((n) => "-".repeat(n))), ...body.map(line),
     lenet ? `lenet overhead ${pct(lenet.overhead)}: ${lenet.overhead < OVERHEAD_TARGET ? "PASS" : "MISSED"} (target < ${pct(OVERHEAD_TARGET)}; mlp for information)` : "",
     "",
+    formatScaling(r.scaling),
+    "",
     "large networks, one child process each, 32 samples per node, evaluation on 50 / final 200 test samples:",
   ];
   for (const c of r.children) {
     if (!c.completed) { lines.push(`  ${c.name}: ${c.nodes} ${c.model} nodes FAILED after ${c.wallSeconds.toFixed(1)} s: ${c.error}`); continue; }
     lines.push(`  ${c.name}: ${c.nodes} ${c.model} nodes completed in ${c.wallSeconds.toFixed(1)} s (run ${c.runWallSeconds.toFixed(1)} s, eval ${c.evalSeconds.toFixed(1)} s, train ${c.trainSeconds.toFixed(1)} s);`
       + ` peak RSS ${c.peakRssMB.toFixed(0)} MB (after building the world ${c.builtRssMB.toFixed(0)} MB)`
-      + (c.name === "lenet100" ? `: ${c.peakRssMB < RSS_TARGET_MB ? "PASS" : "MISSED"} (target < ${RSS_TARGET_MB} MB)` : ""));
+      + (c.name.startsWith("lenet100") ? `: ${c.peakRssMB < RSS_TARGET_MB ? "PASS" : "MISSED"} (target < ${RSS_TARGET_MB} MB)` : ""));
   }
   return lines.join("\n");
 }

@@ -1,4 +1,5 @@
 // `cdl run`: a consensus run (or a baseline) over the simulated unreliable network.
+import { asyncThreads } from "../experiment/algorithms.ts";
 import { CHECKPOINT_FILE } from "../experiment/checkpoint.ts";
 import { runConfigFromArgs, RUN_FLAGS } from "../experiment/config.ts";
 import type { EvalRecord } from "../experiment/recorder.ts";
@@ -33,8 +34,8 @@ export async function runCommand(argv: string[], defaults: string[] = []): Promi
   try {
     s = await runExperiment(config, {
       resume: config.resume, shouldStop: stop.requested, workers, // resumed: the run's own settings come from its checkpoint
-      onStart: (w) => { if (!json) console.log(header(w)); },
-      onEval: (e, w) => progress.update(progressLine(e, w)),
+      onStart: (w) => { if (!json) console.log(header(w, threadsFor(w, workers))); },
+      onEval: (e, w) => progress.update(progressLine(e, w, threadsFor(w, workers))),
       onFinalEval: (w, n) => progress.update(`final evaluation: ${w.nodes.length} nodes on ${n} test samples…`, true),
     });
   } finally {
@@ -57,7 +58,12 @@ export async function runCommand(argv: string[], defaults: string[] = []): Promi
 /** λ₂ and other small positive figures: fixed point when readable, else scientific. */
 const small = (x: number) => (x === 0 || x >= 1e-3 ? x.toFixed(4) : x.toExponential(2));
 
-function header(w: World): string {
+/** Threads a run's nodes will run on for --workers N (src/drivers/workers.ts). */
+function threadsFor(w: World, workers: number): number {
+  return w.cfg.algorithm === "fedavg" || w.cfg.algorithm === "dpsgd" ? 1 : asyncThreads(w, workers);
+}
+
+function header(w: World, threads: number): string {
   const c = w.cfg;
   const weights = c.algorithm === "dpsgd" ? "weights metropolis" : c.algorithm === "fedavg" ? "server mean by shard size"
     : c.algorithm === "isolated" || c.algorithm === "centralized" ? "no mixing" : `ε=${w.epsilon.toFixed(4)}, weights ${c.weights}`;
@@ -89,10 +95,11 @@ function header(w: World): string {
       `will take about ${(evalForwards / trainForwards).toFixed(1)}× the training time; lower --eval-samples or --test-limit, or raise --eval-every, to spend less`);
   }
   if (c.checkpointEvery) lines.push(`checkpoints every ${c.checkpointEvery} virtual s in ${c.out ?? "the run directory"}`);
+  if (threads > 1) lines.push(`${threads} worker threads compute the nodes (results are the same as on one)`);
   return lines.join("\n");
 }
 
-function progressLine(e: EvalRecord, w: World): string {
+function progressLine(e: EvalRecord, w: World, threads: number): string {
   const c = w.cfg, rounds = c.algorithm === "dpsgd" || c.algorithm === "fedavg";
   let where: string;
   if (c.budget === "time" && !rounds) {
@@ -103,7 +110,8 @@ function progressLine(e: EvalRecord, w: World): string {
     where = steps < budget ? `${Math.round((100 * steps) / budget)}% of budget` : `agreeing ${w.nodes[0].agreeSteps}/${c.agreeSteps} steps`;
   }
   return `t=${e.t.toFixed(1)}s  ${where}  mean acc ${pct(e.meanAccuracy)} (min ${pct(e.minAccuracy)}, on ${w.evalIndices.length} test samples)  ` +
-    `θ̄ ${pct(e.meanModelAccuracy)}  distance ${e.meanDistance.toPrecision(3)}  msgs ${e.delivered}/${e.sent} delivered`;
+    `θ̄ ${pct(e.meanModelAccuracy)}  distance ${e.meanDistance.toPrecision(3)}  msgs ${e.delivered}/${e.sent} delivered` +
+    (threads > 1 ? `  (${threads} worker threads)` : "");
 }
 
 export function summaryTable(s: RunSummary): string {
@@ -118,7 +126,8 @@ export function summaryTable(s: RunSummary): string {
     `consensus distance: mean ${s.consensusDistance.mean.toPrecision(3)}, max ${s.consensusDistance.max.toPrecision(3)}`,
     `messages: ${m.sent} sent = ${m.delivered} delivered + ${m.dropped} lost (drop ${m.droppedBy.drop}, link down ${m.droppedBy["link-down"]}, crashed ${m.droppedBy.crashed}) + ${m.inFlight} in flight at the end; ` +
       `of the delivered, ${m.outOfOrder} out of order, ${m.rejected} rejected (NaN/Inf)${m.gaps ? `, ${m.gaps} differences after a lost one (not applied)` : ""}; ${m.tooOld} inbox entries too old to mix; ${(m.bytesSent / 2 ** 20).toFixed(1)} MiB sent`,
-    `virtual time ${s.virtualSeconds.toFixed(1)} s; wall ${s.wallSeconds.toFixed(1)} s (training ${s.trainSeconds.toFixed(1)} s at ${s.samplesPerSecond === null ? "—" : Math.round(s.samplesPerSecond)} samples/s, evaluation ${s.evalSeconds.toFixed(1)} s, simulation overhead ${(100 * s.simulationOverhead).toFixed(1)}%)`,
+    `virtual time ${s.virtualSeconds.toFixed(1)} s; wall ${s.wallSeconds.toFixed(1)} s (training ${s.trainSeconds.toFixed(1)} s at ${s.samplesPerSecond === null ? "—" : Math.round(s.samplesPerSecond)} samples/s, evaluation ${s.evalSeconds.toFixed(1)} s, ` +
+    (s.workers > 1 ? `${s.workers} worker threads, parallel efficiency ${(100 * s.parallelEfficiency).toFixed(0)}%)` : `simulation overhead ${(100 * s.simulationOverhead).toFixed(1)}%)`),
     `report: ${s.out}/report.html (summary.json, metrics.jsonl, accuracy.svg, consensus.svg, histogram.txt)`,
   ].join("\n");
 }

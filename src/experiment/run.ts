@@ -236,6 +236,8 @@ function writeResults(w: World, recorder: Recorder, out: string, summary: RunSum
     { heading: f ? "Final accuracy on the full test set" : "Interrupted", text: finalText },
     { heading: "Per-node class histogram", text: histText },
     { heading: "Configuration", text: JSON.stringify(cfg, null, 2) },
+    { heading: "Where it ran", text: `${summary.versions.runtime} ${summary.versions.runtimeVersion}, ${summary.versions.cpu}; ${summary.workers} thread${summary.workers > 1 ? "s" : ""} computing the nodes, ` +
+      `${(100 * summary.parallelEfficiency).toFixed(0)}% of ${summary.workers > 1 ? "their" : "its"} time in training steps; wall ${summary.wallSeconds.toFixed(1)} s` },
   ]));
   writeAtomic(join(out, "summary.json"), JSON.stringify(summary, null, 2) + "\n");
 }
