@@ -92,6 +92,11 @@ function main(): void {
         });
         post({ type: "synced", req: c[i + 2], nodes: out, trainMs });
         i += 3;
+      } else if (op === OP.final) {
+        const limit = c[i + 3];
+        const out = [...nodes.values()].map((s) => ({ id: s.id, ...world.net.evaluate(s.params.theta, world.ds, world.ds.test, { limit }) }));
+        post({ type: "finals", req: c[i + 2], nodes: out });
+        i += 4;
       } else {
         throw new Error(`simulation worker: unknown command ${op} at ${i}`);
       }

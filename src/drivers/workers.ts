@@ -1,9 +1,9 @@
 // The simulator on several threads. The event loop (src/experiment/algorithms.ts) stays on this
 // thread and decides everything in its one order, as on one thread; what a node computes (learn,
-// snapshot, agree, evaluate) goes to the worker thread that owns the node (nodes dealt round-robin),
-// in a queue per worker. Each worker runs its queue in order, so every node does exactly what it
-// does on one thread, in the same order, with the same numbers: results are byte-identical for
-// every worker count, and the event order needs no change.
+// snapshot, agree, evaluate) goes to the worker thread that owns the node (contiguous blocks of
+// node ids), in a queue per worker. Each worker runs its queue in order, so every node does exactly
+// what it does on one thread, in the same order, with the same numbers: results are byte-identical
+// for every worker count, and the event order needs no change.
 //
 // Snapshots travel through shared memory: a slot is a SharedArrayBuffer [16-byte head | θ]; the head
 // holds the slot's generation, which the writer stores (Atomics) after writing θ and a reader waits
@@ -28,7 +28,7 @@ import type { RngState } from "../rng.ts";
 import type { WeightRule } from "../consensus/weights.ts";
 
 /** Command codes in a worker's queue: [code, node, …]. */
-export const OP = { learn: 1, snapshot: 2, agree: 3, evaluate: 4, sync: 5 } as const;
+export const OP = { learn: 1, snapshot: 2, agree: 3, evaluate: 4, sync: 5, final: 6 } as const;
 export const RULES: readonly WeightRule[] = ["laplacian", "metropolis", "uniform"];
 /** Bytes before a slot's θ: its generation (one Int32), padded to 16 for aligned θ. */
 export const SLOT_HEAD = 16;
@@ -52,6 +52,7 @@ export type FromWorker =
   | { type: "progress" }
   | { type: "evaluated"; req: number; nodes: (EvalResult & { id: number; lossSum: number; lossCount: number })[]; trainMs: number }
   | { type: "synced"; req: number; nodes: NodeImage[]; trainMs: number }
+  | { type: "finals"; req: number; nodes: (EvalResult & { id: number })[] }
   | { type: "failed"; name: string; message: string };
 
 /** The dataset in shared memory: every worker reads the same bytes, none copies or parses them. */
@@ -91,6 +92,10 @@ export function applyImage(s: NodeState, m: NodeImage): void {
   s.lossCount = m.lossCount;
 }
 
+/** The worker that owns node i of n: contiguous blocks of ids, so on a ring, a line or a torus
+ * most neighbours share a worker and their snapshots need no wait for another thread. */
+export const ownerOf = (i: number, n: number, threads: number): number => Math.floor((i * threads) / n);
+
 /** The worker entry next to this file: .js in the compiled build (dist/), .ts from sources (Bun, Deno). */
 const entry = () => new URL(import.meta.url.endsWith(".js") ? "./workers-main.js" : "./workers-main.ts", import.meta.url);
 
@@ -117,7 +122,7 @@ class WorkerPool implements Executor {
   constructor(private readonly w: World, private readonly h: Hooks, private readonly workers: Worker[], control: SharedArrayBuffer,
     private readonly homes: { theta: Float32Array; momentum: Float32Array }[]) {
     this.threads = workers.length;
-    this.owner = Int32Array.from(w.nodes, (s) => s.id % workers.length);
+    this.owner = Int32Array.from(w.nodes, (s) => ownerOf(s.id, w.nodes.length, workers.length));
     this.cmds = workers.map(() => []);
     this.fresh = workers.map(() => []);
     this.issued = workers.map(() => 0);
@@ -133,7 +138,7 @@ class WorkerPool implements Executor {
 
   private message(m: FromWorker): void {
     if (m.type === "failed") this.fail(m.name === "ConfigError" ? new ConfigError(m.message) : new Error(m.message));
-    else if (m.type === "evaluated" || m.type === "synced") {
+    else if (m.type === "evaluated" || m.type === "synced" || m.type === "finals") {
       const got = this.replies.get(m.req) ?? [];
       got.push(m);
       this.replies.set(m.req, got);
@@ -227,10 +232,10 @@ class WorkerPool implements Executor {
     this.quarantined.push({ slot: id, tag: this.issued.slice() });
   }
 
-  /** Sends `op` to every worker and waits for every worker's reply to it. */
-  private async all<T extends FromWorker>(op: number): Promise<T[]> {
+  /** Sends `op` (with `args`) to every worker and waits for every worker's reply to it. */
+  private async all<T extends FromWorker>(op: number, ...args: number[]): Promise<T[]> {
     const req = ++this.req;
-    this.workers.forEach((_, k) => { this.cmds[k].push(op, -1, req); this.issued[k]++; });
+    this.workers.forEach((_, k) => { this.cmds[k].push(op, -1, req, ...args); this.issued[k]++; });
     this.flush();
     for (;;) {
       this.check();
@@ -277,6 +282,14 @@ class WorkerPool implements Executor {
     }
   }
 
+  async evaluate(testCount: number): Promise<EvalResult[]> {
+    const out: EvalResult[] = new Array(this.w.nodes.length);
+    for (const r of await this.all<Extract<FromWorker, { type: "finals" }>>(OP.final, testCount)) {
+      for (const { id, ...ev } of r.nodes) out[id] = ev;
+    }
+    return out;
+  }
+
   pace(): Promise<void> | null {
     this.check();
     if (this.cmds.some((c) => c.length >= BATCH * 4)) this.flush();
@@ -314,7 +327,7 @@ export async function startWorkers(w: World, h: Hooks, threads: number): Promise
     for (let k = 0; k < threads; k++) {
       const wk = new Worker(entry());
       workers.push(wk);
-      const mine = w.nodes.filter((s) => s.id % threads === k);
+      const mine = w.nodes.filter((s) => ownerOf(s.id, w.nodes.length, threads) === k);
       ready.push(new Promise<void>((ok, fail) => {
         const onMessage = (m: FromWorker) => {
           if (m.type === "ready") { wk.off("message", onMessage); wk.off("error", fail); ok(); }

@@ -21,6 +21,7 @@ import { startWorkers } from "../drivers/workers.ts";
 import { agree, agreeDeadline, clockStep, due, fresh, learn, receive, snapshot, type Received } from "../node/program.ts";
 import { EventQueue, type QueueState } from "../sim/events.ts";
 import { Network, type NetworkState, type SendResult } from "../sim/network.ts";
+import type { EvalResult } from "../nn/net.ts";
 import type { Recorder } from "./recorder.ts";
 import type { NodeState, Snapshot, World } from "./world.ts";
 
@@ -71,6 +72,10 @@ export interface Hooks {
   gate?: (t: number) => Promise<void> | null;
   /** Worker threads to run the nodes' computations on (src/drivers/workers.ts); 1 or absent: this thread. */
   workers?: number;
+  /** Test samples of the final evaluation: worker threads evaluate their nodes on them before they
+   * stop (onFinalEval is told first); on one thread the caller does it. */
+  finalTestCount?: number;
+  onFinalEval?: (testCount: number) => void;
 }
 
 /**
@@ -93,6 +98,8 @@ export interface Executor {
   point(t: number): Promise<void> | void;
   /** Brings every node's state in the world up to date with the loop. */
   sync(): Promise<void> | void;
+  /** Every node's evaluation on the first `testCount` test samples (worker threads: in parallel). */
+  evaluate(testCount: number): Promise<EvalResult[]> | EvalResult[];
   /** Holds the loop when it runs too far ahead of the computations (null: go on). */
   pace(): Promise<void> | null;
   close(): Promise<void> | void;
@@ -110,6 +117,7 @@ export function serialExecutor(w: World, h: Hooks): Executor {
     release: (snap) => { pool?.push(snap.theta); },
     point: (t) => { h.recorder.point(t); },
     sync: () => {},
+    evaluate: (n) => w.nodes.map((s) => w.net.evaluate(s.params.theta, w.ds, w.ds.test, { limit: n })),
     pace: () => null,
     close: () => {},
   };
@@ -123,6 +131,9 @@ export interface RunEnd {
   state: SimState | null;
   /** Threads the nodes' computations ran on. */
   threads: number;
+  /** Every node's final evaluation on the first `testCount` test samples, when worker threads did it
+   * (Hooks.finalTestCount); null: the caller evaluates. */
+  finals?: EvalResult[] | null;
 }
 
 /** Runs the configured algorithm to the end of its budget (or until stopped). */
@@ -281,7 +292,12 @@ async function runEvents(w: World, h: Hooks, x: Executor): Promise<RunEnd> {
     if (p) await p;
   }
   await x.sync();
-  return { end: Math.min(end, cfg.timeLimit), interrupted: false, state: null, threads: x.threads };
+  let finals: EvalResult[] | null = null;
+  if (x.threads > 1 && h.finalTestCount !== undefined) {
+    h.onFinalEval?.(h.finalTestCount);
+    finals = await x.evaluate(h.finalTestCount);
+  }
+  return { end: Math.min(end, cfg.timeLimit), interrupted: false, state: null, threads: x.threads, finals };
 }
 
 /** Time for node i to run `steps` local steps from t, or null if it crashes on the way. */

@@ -154,19 +154,23 @@ export interface Outcome { end: number; runMs: number; interrupted: boolean; sta
  */
 export async function simulate(w: World, hooks: Hooks, onFinalEval?: (w: World, testCount: number) => void): Promise<Outcome> {
   const { recorder } = hooks;
+  const testCount = Math.min(w.cfg.testLimit ?? w.ds.test.count, w.ds.test.count);
+  let f0 = NaN;
+  hooks.finalTestCount = testCount; // on worker threads, they evaluate their nodes before stopping
+  hooks.onFinalEval = (n) => { f0 = performance.now(); onFinalEval?.(w, n); };
   const run0 = performance.now();
   const res = await runAlgorithm(w, hooks);
-  const runMs = performance.now() - run0;
+  const finalMs = res.finals ? performance.now() - f0 : 0; // done by worker threads, inside the run
+  const runMs = performance.now() - run0 - finalMs;
   if (res.interrupted) return { end: res.end, runMs, interrupted: true, state: res.state, finals: null, threads: res.threads };
   const end = res.end;
   if (!recorder.evals.length || recorder.evals[recorder.evals.length - 1].t < end) hooks.onEval?.(recorder.point(end).t);
-  const testCount = Math.min(w.cfg.testLimit ?? w.ds.test.count, w.ds.test.count);
-  onFinalEval?.(w, testCount);
-  const f0 = performance.now();
-  const nodes = w.nodes.map((s) => w.net.evaluate(s.params.theta, w.ds, w.ds.test, { limit: testCount }));
+  if (!res.finals) hooks.onFinalEval(testCount);
+  const e0 = performance.now();
+  const nodes = res.finals ?? w.nodes.map((s) => w.net.evaluate(s.params.theta, w.ds, w.ds.test, { limit: testCount }));
   const dist = consensusDistances(w);
   const meanModel = w.net.evaluate(w.mean, w.ds, w.ds.test, { limit: testCount });
-  return { end, runMs, interrupted: false, state: null, finals: { nodes, dist, meanModel, testCount, ms: performance.now() - f0 }, threads: res.threads };
+  return { end, runMs, interrupted: false, state: null, finals: { nodes, dist, meanModel, testCount, ms: finalMs + performance.now() - e0 }, threads: res.threads };
 }
 
 function lastTime(sim: SimState): number {
