@@ -3,12 +3,11 @@
 //   PyTorch, T threads   one model, torch.set_num_threads(T) (and OMP/BLAS threads = T), our `lenet`
 //                        preset's layers (bench/torch-lenet.py), plain SGD lr 0.05, batch 32.
 //   ours, 1 thread       one model, Net.trainStep: bench/lenet.ts's ourTrainer (the loop lenet.ts times).
-//   ours, T ≥ 2 threads  a 16-node cdl run (bench/sim.ts's network) on T worker threads (`workers`,
-//                        asked as a RunConfig setting and a RunOptions field, so this compiles and
-//                        runs before and after it lands), samples/s = all nodes' samples / (wall −
-//                        evaluation), as sim.ts counts it. Parallel over nodes, where PyTorch's T
-//                        threads split each op. The row says "pending" unless the run's summary
-//                        reports T threads (then the same run on one thread is shown for information).
+//   ours, T ≥ 2 threads  a 16-node cdl run (bench/sim.ts's network) on T worker threads
+//                        (RunOptions.workers), samples/s = all nodes' samples / (wall − evaluation),
+//                        as sim.ts counts it. Parallel over nodes, where PyTorch's T threads split
+//                        each op. The row says "pending" unless the run's summary reports T threads
+//                        (a run can use fewer; then the same run on one thread is shown for information).
 // Both single-model sides train on the same pre-built batches of full MNIST (fillBatch's
 // normalisation; the bytes go to Python in a temp file) from the same initial θ (state_dict order),
 // and their losses on batch 0 before any step must agree to 1e-3 or the benchmark stops.
@@ -31,7 +30,7 @@ import { fileURLToPath } from "node:url";
 import { loadDataset } from "../src/data/registry.ts";
 import type { Dataset } from "../src/data/dataset.ts";
 import { runConfig, type RunConfig } from "../src/experiment/config.ts";
-import { runExperiment, type RunOptions, type RunSummary } from "../src/experiment/run.ts";
+import { runExperiment } from "../src/experiment/run.ts";
 import { repoRoot, runtimeName } from "../src/runtime.ts";
 import { simdBuild } from "../src/wasm/loader.ts";
 import { BATCH, LENET_PLAN, LR, makeBatches, ourTrainer, type OurTrainer } from "./lenet.ts";
@@ -148,20 +147,9 @@ function ourBlock(tr: OurTrainer, at: { i: number }): number {
   return (steps * BATCH) / ((performance.now() - t0) / 1000);
 }
 
-/**
- * The 16-node run's settings. `workers` goes in as plain data so this compiles whether or not
- * RunConfig has the field; a runConfig that does not know it says so, and the run is asked
- * through RunOptions alone (cdlRun).
- */
-function cdlConfig(workers: number | undefined, budget: { trainLimit: number; epochs: number } = NETWORK): RunConfig {
-  const partial: Record<string, unknown> = { ...NETWORK, ...budget, workers };
-  try {
-    return runConfig(partial as Partial<RunConfig>);
-  } catch (e) {
-    if (!/workers is not a RunConfig setting/.test(String(e))) throw e;
-    delete partial.workers;
-    return runConfig(partial as Partial<RunConfig>);
-  }
+/** The 16-node run's settings (the thread count is a run option, RunOptions.workers, not a setting). */
+function cdlConfig(_workers: number | undefined, budget: { trainLimit: number; epochs: number } = NETWORK): RunConfig {
+  return runConfig({ ...NETWORK, ...budget } as Partial<RunConfig>);
 }
 
 interface CdlRun { samplesPerSecond: number; threads: number | undefined; parallelEfficiency: number | undefined }
@@ -172,11 +160,9 @@ interface CdlRun { samplesPerSecond: number; threads: number | undefined; parall
  * writes to a fresh directory under `scratch` (runExperiment refuses to overwrite a run).
  */
 async function cdlRun(cfg: RunConfig, ds: Dataset, scratch: string, workers: number | undefined): Promise<CdlRun> {
-  const opts: Record<string, unknown> = { dataset: ds, workers };
-  const s = await runExperiment({ ...cfg, out: mkdtempSync(join(scratch, "cdl-")) }, opts as RunOptions);
+  const s = await runExperiment({ ...cfg, out: mkdtempSync(join(scratch, "cdl-")) }, { dataset: ds, workers });
   const samples = s.steps.perNode.reduce((x, y) => x + y, 0) * BATCH;
-  const said = s as RunSummary & { workers?: number; parallelEfficiency?: number };
-  return { samplesPerSecond: samples / (s.wallSeconds - s.evalSeconds), threads: said.workers, parallelEfficiency: said.parallelEfficiency };
+  return { samplesPerSecond: samples / (s.wallSeconds - s.evalSeconds), threads: s.workers, parallelEfficiency: s.parallelEfficiency };
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -158,7 +158,7 @@ export const RUN_FLAGS: FlagTable = {
   augment: { type: "bool", default: false, help: "random crop + flip of training batches (CIFAR-10)" },
   "checkpoint-every": { type: "number", above: 0, help: "write a checkpoint every this many virtual seconds (default: only on interrupt)" },
   resume: { type: "string", help: "continue the run in this directory (a flag only, not a config setting)" },
-  workers: { type: "int", default: 1, min: 1, max: 256, help: "threads to run the nodes on (cdl, cdl-on-receive, isolated; fedavg, dpsgd and the difference codecs use 1): results are identical for every count" },
+  workers: { type: "int", default: "auto", min: 1, max: 256, words: ["auto"], help: "threads to run the nodes on; auto = this machine's cores, at most one per node (cdl, cdl-on-receive, isolated; fedavg, dpsgd and the difference codecs use 1): results are byte-identical for every count" },
   json: { type: "bool", default: false, help: "print the summary as one JSON line last" },
   quiet: { type: "bool", default: false, help: "no live progress" },
 };
@@ -244,12 +244,12 @@ export function validateRunConfig(c: RunConfig): RunConfig {
 }
 
 /** Builds a RunConfig from command-line flags (and the --config file they may name). */
-export function runConfigFromArgs(argv: readonly string[]): { config: RunConfig; json: boolean; quiet: boolean; workers: number } {
+export function runConfigFromArgs(argv: readonly string[]): { config: RunConfig; json: boolean; quiet: boolean; workers: number | "auto" } {
   const first = parseFlags("cdl run", argv, RUN_FLAGS);
   if (first.positional.length) throw new UsageError(`cdl run: unexpected argument '${first.positional[0]}' (flags start with --)`);
   const base = first.flags.config ? readConfigFile(first.flags.config as string) : {};
   const { flags } = parseFlags("cdl run", argv, RUN_FLAGS, base);
-  return { config: toRunConfig(flags), json: flags.json as boolean, quiet: flags.quiet as boolean, workers: flags.workers as number };
+  return { config: toRunConfig(flags), json: flags.json as boolean, quiet: flags.quiet as boolean, workers: flags.workers as number | "auto" };
 }
 
 /** A complete RunConfig from validated settings (kebab-case keys, see validateSettings) over the defaults. */
@@ -268,7 +268,8 @@ export function runConfig(partial: Partial<RunConfig> = {}): RunConfig {
   for (const [k, v] of Object.entries(partial)) {
     if (v === undefined) continue;
     const name = kebab(k), spec = RUN_FLAGS[name];
-    const r = spec && name !== "config" ? jsonValue(spec, v) : { problem: "is not a RunConfig setting" };
+    const r = spec && name !== "resume" && FLAG_ONLY.includes(name) ? { problem: `is a command-line flag, not a RunConfig setting${name === "workers" ? " (pass RunOptions.workers)" : ""}` }
+      : spec ? jsonValue(spec, v) : { problem: "is not a RunConfig setting" };
     if ("problem" in r) problems.push(`runConfig: ${k} ${r.problem}`);
     else flags[name] = r.value;
   }
