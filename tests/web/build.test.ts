@@ -11,6 +11,7 @@ import { pathToFileURL } from "node:url";
 import { unpackDataset } from "../../src/data/pack.ts";
 import { loadDataset } from "../../src/data/registry.ts";
 import { buildLab } from "../../src/web/build.ts";
+import { cdlSync } from "../cli.ts";
 import { serveLab } from "../../src/web/serve.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "cdl-lab-"));
@@ -77,6 +78,24 @@ test("the server: files with their types; nothing outside the directory; GET and
   } finally {
     await s.close();
   }
+});
+
+test("cdl lab --serve=false builds and says where; it will not build over another directory; bad flags are one line", () => {
+  const there = join(dir, "by-cli");
+  const r = cdlSync(["lab", "--serve=false", "--out", there]);
+  assert.is(r.status, 0, r.stderr);
+  assert.match(r.stdout, /lab built in .*by-cli: \d+ modules, data 1\.\d MiB/);
+  assert.ok(existsSync(join(there, "index.html")));
+  const again = cdlSync(["lab", "--serve=false", "--out", there]);
+  assert.is(again.status, 0, "a lab build is replaced");
+  const other = join(dir, "not-a-lab");
+  cdlSync(["lab", "--serve=false", "--out", join(other, "x")]); // makes `other` a non-lab directory
+  const refused = cdlSync(["lab", "--serve=false", "--out", other]);
+  assert.is(refused.status, 2);
+  assert.match(refused.stderr, /^error: --out .*not-a-lab exists and is not a lab build; choose another directory\n$/);
+  const port = cdlSync(["lab", "--port", "99999"]);
+  assert.is(port.status, 2);
+  assert.match(port.stderr, /^error: cdl lab: --port must be an integer in \[0, 65535\], got '99999'\n$/);
 });
 
 test.after(() => rmSync(dir, { recursive: true, force: true }));
