@@ -104,7 +104,7 @@ export async function measureOverhead(ds: Dataset, model: "lenet" | "mlp"): Prom
     const singles = [await singleModel(ds, model, budget.trainLimit, budget.epochs)];
     const runs: RunSummary[] = [];
     for (let r = 0; r < ROUNDS; r++) {
-      runs.push(await runExperiment(cfg, { dataset: ds }));
+      runs.push(await runExperiment({ ...cfg, out: join(out, `r${r}`) }, { dataset: ds })); // a run refuses a directory holding one
       singles.push(await singleModel(ds, model, budget.trainLimit, budget.epochs));
     }
     const sum = (xs: number[]) => xs.reduce((x, y) => x + y, 0);
