@@ -134,7 +134,7 @@ export function summaryTable(s: RunSummary): string {
     `consensus distance: mean ${s.consensusDistance.mean.toPrecision(3)}, max ${s.consensusDistance.max.toPrecision(3)}`,
     `messages: ${m.sent} sent = ${m.delivered} delivered + ${m.dropped} lost (drop ${m.droppedBy.drop}, link down ${m.droppedBy["link-down"]}, crashed ${m.droppedBy.crashed}) + ${m.inFlight} in flight at the end; ` +
       `of the delivered, ${m.outOfOrder} out of order, ${m.rejected} rejected (NaN/Inf)${m.gaps ? `, ${m.gaps} differences after a lost one (not applied)` : ""}; ${m.tooOld} inbox entries too old to mix; ${(m.bytesSent / 2 ** 20).toFixed(1)} MiB sent`,
-    `virtual time ${s.virtualSeconds.toFixed(1)} s; wall ${s.wallSeconds.toFixed(1)} s (training ${s.trainSeconds.toFixed(1)} s at ${s.samplesPerSecond === null ? "—" : Math.round(s.samplesPerSecond)} samples/s, evaluation ${s.evalSeconds.toFixed(1)} s, ` +
+    `virtual time ${s.virtualSeconds.toFixed(1)} s; wall ${s.wallSeconds.toFixed(1)} s (training ${s.trainSeconds.toFixed(1)} s${s.workers > 1 ? " summed over the threads" : ""} at ${s.samplesPerSecond === null ? "—" : Math.round(s.samplesPerSecond)} samples/s, evaluation ${s.evalSeconds.toFixed(1)} s, ` +
     (s.workers > 1 ? `${s.workers} worker threads, parallel efficiency ${(100 * s.parallelEfficiency).toFixed(0)}%)` : `simulation overhead ${(100 * s.simulationOverhead).toFixed(1)}%)`),
     `report: ${s.out}/report.html (summary.json, metrics.jsonl, accuracy.svg, consensus.svg, histogram.txt)`,
   ].join("\n");

@@ -49,8 +49,8 @@ export interface RunSummary {
   virtualSeconds: number;
   stepCostSeconds: number;
   wallSeconds: number;
-  /** Wall time in local training steps (forward, backward, update), and the samples they processed
-   * per second (null: no step was trained). */
+  /** Wall time in local training steps (forward, backward, update), summed over the worker threads,
+   * and the samples they processed per second of it (null: no step was trained). */
   trainSeconds: number;
   evalSeconds: number;
   samplesPerSecond: number | null;
