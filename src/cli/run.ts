@@ -1,5 +1,4 @@
 // `cdl run`: a consensus run (or a baseline) over the simulated unreliable network.
-import os from "node:os";
 import { asyncThreads } from "../experiment/algorithms.ts";
 import { CHECKPOINT_FILE } from "../experiment/checkpoint.ts";
 import { runConfigFromArgs, RUN_FLAGS } from "../experiment/config.ts";
@@ -24,7 +23,6 @@ export async function runCommand(argv: string[], defaults: string[] = []): Promi
     return 0;
   }
   const { config, json, quiet, workers } = runConfigFromArgs([...defaults, ...argv]);
-  const threads = workers === "auto" ? cores() : workers;
   if (config.resume) {
     const other = argv.filter((a) => a.startsWith("--") && !RESUME_FLAGS.has(a.split("=")[0]));
     if (other.length) throw new UsageError(`cdl run --resume continues a run with its own settings; drop ${other.join(" ")}`);
@@ -35,9 +33,9 @@ export async function runCommand(argv: string[], defaults: string[] = []): Promi
   let s: RunSummary;
   try {
     s = await runExperiment(config, {
-      resume: config.resume, shouldStop: stop.requested, workers: threads, // resumed: the run's own settings come from its checkpoint
-      onStart: (w) => { if (!json) console.log(header(w, threadsFor(w, threads))); },
-      onEval: (e, w) => progress.update(progressLine(e, w, threadsFor(w, threads))),
+      resume: config.resume, shouldStop: stop.requested, workers, // resumed: the run's own settings come from its checkpoint
+      onStart: (w) => { if (!json) console.log(header(w, threadsFor(w, workers))); },
+      onEval: (e, w) => progress.update(progressLine(e, w, threadsFor(w, workers))),
       onFinalEval: (w, n) => progress.update(`final evaluation: ${w.nodes.length} nodes on ${n} test samples…`, true),
     });
   } finally {
@@ -60,14 +58,8 @@ export async function runCommand(argv: string[], defaults: string[] = []): Promi
 /** λ₂ and other small positive figures: fixed point when readable, else scientific. */
 const small = (x: number) => (x === 0 || x >= 1e-3 ? x.toFixed(4) : x.toExponential(2));
 
-/** This machine's cores (--workers auto). */
-function cores(): number {
-  const o = os as { availableParallelism?: () => number };
-  return typeof o.availableParallelism === "function" ? o.availableParallelism() : os.cpus().length;
-}
-
 /** Threads a run's nodes will run on for --workers N (src/drivers/workers.ts). */
-function threadsFor(w: World, workers: number): number {
+function threadsFor(w: World, workers: number | "auto"): number {
   return w.cfg.algorithm === "fedavg" || w.cfg.algorithm === "dpsgd" ? 1 : asyncThreads(w, workers);
 }
 

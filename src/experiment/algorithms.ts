@@ -21,9 +21,10 @@ import { startWorkers } from "../drivers/workers.ts";
 import { agree, agreeDeadline, clockStep, due, fresh, learn, receive, snapshot, type Received } from "../node/program.ts";
 import { EventQueue, type QueueState } from "../sim/events.ts";
 import { Network, type NetworkState, type SendResult } from "../sim/network.ts";
+import os from "node:os";
 import type { EvalResult } from "../nn/net.ts";
 import type { Recorder } from "./recorder.ts";
-import type { NodeState, Snapshot, World } from "./world.ts";
+import { macsPerSample, type NodeState, type Snapshot, type World } from "./world.ts";
 
 export type Event =
   | { kind: "step"; node: number; start: number }
@@ -70,8 +71,9 @@ export interface Hooks {
    * until it settles (the lab's pause, single step and speed). Without it the run yields to the
    * runtime about every 100 ms. */
   gate?: (t: number) => Promise<void> | null;
-  /** Worker threads to run the nodes' computations on (src/drivers/workers.ts); 1 or absent: this thread. */
-  workers?: number;
+  /** Worker threads to run the nodes' computations on (src/drivers/workers.ts); 1 or absent: this
+   * thread; "auto": this machine's cores for runs with enough work (see asyncThreads). */
+  workers?: number | "auto";
   /** Test samples of the final evaluation: worker threads evaluate their nodes on them before they
    * stop (onFinalEval is told first); on one thread the caller does it. */
   finalTestCount?: number;
@@ -186,9 +188,22 @@ async function runAsync(w: World, h: Hooks): Promise<RunEnd> {
 }
 
 /** The worker threads an asynchronous run can use: one per node at most; one for the difference
- * codecs (their encoder state and message sizes live with the loop). */
-export function asyncThreads(w: World, requested: number): number {
-  return w.compression.kind === "delta" ? 1 : Math.max(1, Math.min(requested, w.nodes.length));
+ * codecs (their encoder state and message sizes live with the loop). "auto": the cores, unless the
+ * run's training is under about a second of one core's work (at ~5 GFLOP/s, what lenet steps run
+ * at here), where starting the threads (~0.15 s) would cost more than they save. */
+export function asyncThreads(w: World, requested: number | "auto"): number {
+  if (w.compression.kind === "delta") return 1;
+  if (requested === "auto") {
+    const flops = w.nodes.length * w.nodes[0].budgetSteps * 6 * macsPerSample(w.plan) * w.cfg.batch;
+    requested = flops < 5e9 ? 1 : cores();
+  }
+  return Math.max(1, Math.min(requested, w.nodes.length));
+}
+
+/** This machine's cores. */
+function cores(): number {
+  const o = os as { availableParallelism?: () => number };
+  return typeof o.availableParallelism === "function" ? o.availableParallelism() : os.cpus().length;
 }
 
 async function runEvents(w: World, h: Hooks, x: Executor): Promise<RunEnd> {

@@ -158,7 +158,7 @@ export const RUN_FLAGS: FlagTable = {
   augment: { type: "bool", default: false, help: "random crop + flip of training batches (CIFAR-10)" },
   "checkpoint-every": { type: "number", above: 0, help: "write a checkpoint every this many virtual seconds (default: only on interrupt)" },
   resume: { type: "string", help: "continue the run in this directory (a flag only, not a config setting)" },
-  workers: { type: "int", default: "auto", min: 1, max: 256, words: ["auto"], help: "threads to run the nodes on; auto = this machine's cores, at most one per node (cdl, cdl-on-receive, isolated; fedavg, dpsgd and the difference codecs use 1): results are byte-identical for every count" },
+  workers: { type: "int", default: "auto", min: 1, max: 256, words: ["auto"], help: "threads to run the nodes on; auto = this machine's cores, at most one per node, or 1 for runs under about a second of one core's training (cdl, cdl-on-receive, isolated; fedavg, dpsgd and the difference codecs use 1): results are byte-identical for every count" },
   json: { type: "bool", default: false, help: "print the summary as one JSON line last" },
   quiet: { type: "bool", default: false, help: "no live progress" },
 };

@@ -81,8 +81,9 @@ export interface RunOptions {
   resume?: string;
   /** Write into --out even if it holds a run already (the paper runner re-runs its grid in place). */
   overwrite?: boolean;
-  /** Threads to run the nodes on (--workers; results do not depend on it). Default 1. */
-  workers?: number;
+  /** Threads to run the nodes on (--workers; results do not depend on it); "auto" as in
+   * asyncThreads. Default 1. */
+  workers?: number | "auto";
 }
 
 export function defaultOut(): string {
