@@ -82,6 +82,28 @@ it("a setting in the URL changes the run; a control in the page changes the run 
   await page.close();
 });
 
+it("pause holds the run, step runs one step time, speed 1× keeps virtual time to wall time", async () => {
+  const { page, problems } = await open("epochs=20");
+  await until(page, (x) => x.t > 0.5, 60);
+  await page.locator("#play").click(); // it reads "Pause" while running
+  const held = await until(page, (x) => x.state === "paused", 30);
+  await new Promise((r) => setTimeout(r, 500));
+  assert.is((await state(page)).t, held.t, "paused: the clock does not move");
+  await page.locator("#step").click();
+  const stepped = await until(page, (x) => x.state === "paused" && x.t > held.t, 30);
+  assert.ok(stepped.t - held.t < 0.2, `one step time is 0.04 virtual s; it moved ${stepped.t - held.t}`);
+  await page.locator("#speed").selectOption("1");
+  const w0 = Date.now();
+  await page.locator("#play").click();
+  await until(page, (x) => x.state === "running", 30);
+  await new Promise((r) => setTimeout(r, 1500));
+  const ran = await state(page), wall = (Date.now() - w0) / 1000;
+  assert.ok(ran.t > stepped.t, "it runs again");
+  assert.ok(ran.t - stepped.t <= wall + 0.3, `at 1× it may not run ahead of the wall clock: ${ran.t - stepped.t} virtual s in ${wall} s`);
+  assert.equal(problems, []);
+  await page.close();
+});
+
 it("an ε beyond the stability bound shows the CLI's message and runs nothing", async () => {
   const { page } = await open("epsilon=0.9");
   const s = await until(page, (x) => x.error !== null, 60);
