@@ -7,7 +7,7 @@ import type { EvalRecord, NodeRecord } from "../experiment/recorder.ts";
 import { ALGORITHMS, RUN_FLAGS } from "../experiment/config.ts";
 import type { Frame, FromWorker, Setup, ToWorker, UpdateView } from "./protocol.ts";
 import { LAB_DEFAULTS, describeSettings, labSettings } from "./settings.ts";
-import { drawChart, type Point } from "./views/chart.ts";
+import { drawChart, esc, type Point } from "./views/chart.ts";
 import { Controls } from "./views/controls.ts";
 import { DigitsView } from "./views/digits.ts";
 import { drawGraph, type LaneFlash } from "./views/graph.ts";
@@ -311,7 +311,7 @@ function drawCompare(o: Run | null, now: number): void {
   });
   if (o.lanes.size) dirty = true;
   const last = o.evals[o.evals.length - 1], a = o.summary?.accuracy;
-  $("compare-summary").innerHTML = o.error ? `<span class="bad">${o.error.message}</span>`
+  $("compare-summary").innerHTML = o.error ? `<span class="bad">${esc(o.error.message)}</span>`
     : a ? `done · final accuracy: mean <b>${pct(a.mean)}</b> (min ${pct(a.min)}, max ${pct(a.max)}), mean model ${pct(o.summary!.meanModelAccuracy)}`
     : last ? `t = ${o.frame?.t.toFixed(1)} s · mean accuracy <b>${pct(last.meanAccuracy)}</b> (min ${pct(last.minAccuracy)}, max ${pct(last.maxAccuracy)})`
     : "starting…";
