@@ -38,7 +38,7 @@ class Run {
   /** What the page sent before the run was built: the worker only takes controls once it has a run. */
   private queue: ToWorker[] = [];
 
-  constructor(query: string, speed: number, private readonly changed: () => void) {
+  constructor(query: string, speed: number, private readonly changed: () => void, paused = false) {
     this.worker = new Worker(new URL("./worker.js", import.meta.url), { type: "module" });
     this.worker.onmessage = (e: MessageEvent<FromWorker>) => this.receive(e.data);
     this.worker.onerror = (e: ErrorEvent) => {
@@ -46,7 +46,7 @@ class Run {
       for (const x of this.exports.splice(0)) x.reject(new Error(this.error.message));
       changed();
     };
-    this.send({ type: "start", query, paused: false });
+    this.send({ type: "start", query, paused });
     this.send({ type: "speed", value: speed });
   }
 
@@ -128,13 +128,15 @@ let digitsFor: Setup | null = null;
 
 /** (Re)starts the run of the current settings, and the compared one: fresh workers, nothing kept. */
 function restart(): void {
+  // A teacher who paused to change a setting gets the new run paused at t = 0, to start with Play.
+  const paused = run?.state() === "paused";
   run?.stop();
   other?.stop();
-  run = new Run(describeSettings(settings).query, speed, markDirty);
+  run = new Run(describeSettings(settings).query, speed, markDirty, paused);
   other = null;
   if (compareAlg) {
     const s = new Map(settings).set("algorithm", compareAlg);
-    other = new Run(describeSettings(s).query, speed, markDirty);
+    other = new Run(describeSettings(s).query, speed, markDirty, paused);
   }
   if (selected >= 0) run.send({ type: "watch", node: selected });
   controls.show(settings, LAB_DEFAULTS, RUN_FLAGS);
@@ -146,10 +148,13 @@ function writeUrl(query: string): void {
 }
 
 function changeSetting(key: string, value: string): void {
+  const before = describeSettings(settings).query;
   if (value) settings.set(key, value);
   else if (key in LAB_DEFAULTS) settings.set(key, LAB_DEFAULTS[key]);
   else settings.delete(key);
-  writeUrl(describeSettings(settings).query);
+  const after = describeSettings(settings).query;
+  if (after === before) return; // a second change event for the same value (e.g. on blur) restarts nothing
+  writeUrl(after);
   restart();
 }
 

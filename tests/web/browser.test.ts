@@ -82,7 +82,7 @@ it("a setting in the URL changes the run; a control in the page changes the run 
   await page.close();
 });
 
-it("pause holds the run, step runs one step time, speed 1× keeps virtual time to wall time", async () => {
+it("pause holds the run, step runs one step time, a setting changed while paused waits at t = 0, speed 1× keeps virtual time to wall time", async () => {
   const { page, problems } = await open("epochs=20");
   await until(page, (x) => x.t > 0.5, 60);
   await page.locator("#play").click(); // it reads "Pause" while running
@@ -92,14 +92,18 @@ it("pause holds the run, step runs one step time, speed 1× keeps virtual time t
   await page.locator("#step").click();
   const stepped = await until(page, (x) => x.state === "paused" && x.t > held.t, 30);
   assert.ok(stepped.t - held.t < 0.2, `one step time is 0.04 virtual s; it moved ${stepped.t - held.t}`);
+  await page.locator("#set-seed").fill("2");
+  await page.locator("#set-seed").dispatchEvent("change");
+  const fresh = await until(page, (x) => (x.setup?.command.includes("--seed 2") ?? false) && x.state === "paused", 60);
+  assert.is(fresh.t, 0, "a setting changed while paused gives a new run held at t = 0");
   await page.locator("#speed").selectOption("1");
   const w0 = Date.now();
   await page.locator("#play").click();
   await until(page, (x) => x.state === "running", 30);
   await new Promise((r) => setTimeout(r, 1500));
   const ran = await state(page), wall = (Date.now() - w0) / 1000;
-  assert.ok(ran.t > stepped.t, "it runs again");
-  assert.ok(ran.t - stepped.t <= wall + 0.3, `at 1× it may not run ahead of the wall clock: ${ran.t - stepped.t} virtual s in ${wall} s`);
+  assert.ok(ran.t > fresh.t, "it runs again");
+  assert.ok(ran.t - fresh.t <= wall + 0.3, `at 1× it may not run ahead of the wall clock: ${ran.t - fresh.t} virtual s in ${wall} s`);
   assert.equal(problems, []);
   await page.close();
 });
