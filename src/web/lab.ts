@@ -236,7 +236,7 @@ function draw(now: number): void {
 
   drawGraph($<SVGSVGElement>("graph"), {
     nodes: s?.nodes ?? 0, edges: s?.edges ?? [], accuracy: run.latestAccuracy(), views: run.frame?.nodes ?? null,
-    flashes: run.flashes(now), linksDown: run.frame?.linksDown ?? [], selected,
+    flashes: run.flashes(now), linksDown: run.frame?.linksDown ?? [], selected, topology: s?.topologyName,
   });
   drawCharts(run, other, xMax);
   drawCompare(other, now);
@@ -312,7 +312,7 @@ function drawCompare(o: Run | null, now: number): void {
   $("compare-title").textContent = `Compared run: ${name}, same settings otherwise (dashed orange in the charts)`;
   drawGraph($<SVGSVGElement>("graph2"), {
     nodes: s?.nodes ?? 0, edges: s?.edges ?? [], accuracy: o.latestAccuracy(), views: o.frame?.nodes ?? null,
-    flashes: o.flashes(now), linksDown: o.frame?.linksDown ?? [], selected: -1,
+    flashes: o.flashes(now), linksDown: o.frame?.linksDown ?? [], selected: -1, topology: s?.topologyName,
   });
   if (o.lanes.size) dirty = true;
   const last = o.evals[o.evals.length - 1], a = o.summary?.accuracy;

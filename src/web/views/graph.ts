@@ -1,4 +1,5 @@
-// The topology in SVG: nodes on a circle (a star's hub in the middle), filled by their latest test
+// The topology in SVG: nodes on a circle (a star's hub in the middle; a torus on a grid whose rows and
+// columns bow, so a wrap-around link's straight line passes beside the nodes between its ends), filled by their latest test
 // accuracy; each edge has one lane per direction that lights up blue when a message over it is
 // delivered and red (to the middle only, with a cross) when one is lost; links that are down are
 // dashed red; crashed nodes are grey and dashed. Nodes carry data-node="i" for the page's clicks.
@@ -18,6 +19,8 @@ export interface GraphState {
   /** Indices into edges of the links that are down. */
   linksDown: readonly number[];
   selected: number;
+  /** The topology's canonical name (e.g. "torus:4x5"), for its layout. */
+  topology?: string;
 }
 
 const STOPS: [number, [number, number, number]][] = [
@@ -34,8 +37,18 @@ export function accuracyColor(a: number | null): string {
   return `rgb(${c0.map((c, k) => Math.round(c + f * (c1[k] - c)))})`;
 }
 
-/** Node centres: on a circle, or a star's hub in the centre. */
-function layout(n: number, edges: readonly Edge[], W: number, H: number): [number, number][] {
+/** Node centres: on a circle, a star's hub in the centre, or a torus's rows × cols on a bowed grid. */
+function layout(n: number, edges: readonly Edge[], W: number, H: number, topology = ""): [number, number][] {
+  const t = /^torus:(\d+)x(\d+)$/.exec(topology);
+  if (t && Number(t[1]) >= 2 && Number(t[1]) * Number(t[2]) === n) {
+    const rows = Number(t[1]), cols = Number(t[2]), mx = 44, my = 30;
+    const cw = (W - 2 * mx) / Math.max(1, cols - 1), ch = (H - 2 * my) / Math.max(1, rows - 1);
+    const bow = (k: number, m: number) => (m > 2 ? Math.sin((Math.PI * k) / (m - 1)) : 0);
+    return Array.from({ length: n }, (_, i) => {
+      const r = Math.floor(i / cols), c = i % cols;
+      return [mx + c * cw * 0.9 + 0.1 * (W - 2 * mx) * bow(r, rows), my + r * ch * 0.86 + 0.14 * (H - 2 * my) * bow(c, cols)];
+    });
+  }
   const deg = new Array<number>(n).fill(0);
   for (const [a, b] of edges) { deg[a]++; deg[b]++; }
   const hub = n > 3 && edges.length === n - 1 ? deg.indexOf(n - 1) : -1;
@@ -53,7 +66,7 @@ function layout(n: number, edges: readonly Edge[], W: number, H: number): [numbe
 /** Draws the graph into the svg, sized to the element's box. */
 export function drawGraph(svg: SVGSVGElement, g: GraphState): void {
   const W = svg.clientWidth || 300, H = svg.clientHeight || 300;
-  const pos = layout(g.nodes, g.edges, W, H);
+  const pos = layout(g.nodes, g.edges, W, H, g.topology);
   const perimeter = Math.PI * (Math.min(W, H) - 60);
   const r = Math.max(3, Math.min(17, (0.35 * perimeter) / Math.max(1, g.nodes)));
   const lane = Math.min(3, r / 4);
