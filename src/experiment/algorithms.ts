@@ -100,8 +100,9 @@ export interface Executor {
   point(t: number): Promise<void> | void;
   /** Brings every node's state in the world up to date with the loop. */
   sync(): Promise<void> | void;
-  /** Every node's evaluation on the first `testCount` test samples (worker threads: in parallel). */
-  evaluate(testCount: number): Promise<EvalResult[]> | EvalResult[];
+  /** Every node's evaluation on the first `testCount` test samples, where the executor does it
+   * faster than the caller would (worker threads: in parallel); absent: the caller evaluates. */
+  evaluate?(testCount: number): Promise<EvalResult[]>;
   /** Holds the loop when it runs too far ahead of the computations (null: go on). */
   pace(): Promise<void> | null;
   close(): Promise<void> | void;
@@ -119,7 +120,6 @@ export function serialExecutor(w: World, h: Hooks): Executor {
     release: (snap) => { pool?.push(snap.theta); },
     point: (t) => { h.recorder.point(t); },
     sync: () => {},
-    evaluate: (n) => w.nodes.map((s) => w.net.evaluate(s.params.theta, w.ds, w.ds.test, { limit: n })),
     pace: () => null,
     close: () => {},
   };
@@ -308,7 +308,7 @@ async function runEvents(w: World, h: Hooks, x: Executor): Promise<RunEnd> {
   }
   await x.sync();
   let finals: EvalResult[] | null = null;
-  if (x.threads > 1 && h.finalTestCount !== undefined) {
+  if (x.evaluate && h.finalTestCount !== undefined) {
     h.onFinalEval?.(h.finalTestCount);
     finals = await x.evaluate(h.finalTestCount);
   }
