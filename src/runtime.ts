@@ -2,7 +2,7 @@
 // In the browser lab (src/web/) the node: modules are build-time stubs that throw: only
 // runtimeName and runtimeInfo are called there, and they do not touch them.
 import { readFileSync } from "node:fs";
-import { cpus } from "node:os";
+import * as os from "node:os";
 import { fileURLToPath } from "node:url";
 
 /** The repository root: this file is src/runtime.ts, or dist/src/runtime.js once compiled for Node. */
@@ -25,13 +25,20 @@ export function runtimeName(): { runtime: Runtime; runtimeVersion: string } {
   return { runtime: "browser", runtimeVersion: /(?:Chrome|Firefox|Version)\/[\d.]+/.exec(ua)?.[0] ?? (ua || "unknown") };
 }
 
+/** The cores this process may use (the default thread count of `cdl run --workers auto`). */
+export function cores(): number {
+  if (runtimeName().runtime === "browser") return (globalThis as { navigator?: { hardwareConcurrency?: number } }).navigator?.hardwareConcurrency ?? 1;
+  const o = os as { availableParallelism?: () => number; cpus: () => unknown[] };
+  return typeof o.availableParallelism === "function" ? o.availableParallelism() : o.cpus().length;
+}
+
 export function runtimeInfo(): RuntimeInfo {
   const { runtime, runtimeVersion } = runtimeName();
   if (runtime === "browser") {
     const cores = (globalThis as { navigator?: { hardwareConcurrency?: number } }).navigator?.hardwareConcurrency ?? 1;
-    return { runtime, runtimeVersion, cpu: "unknown (a browser does not say)", cores, engineVersion: "unknown" }; // the lab fills it in
+    return { runtime, runtimeVersion, cpu: "unknown (a browser does not say)", cores, engineVersion: "unknown" }; // a page cannot read package.json
   }
-  const cs = cpus();
+  const cs = os.cpus();
   let engineVersion = "unknown";
   try {
     engineVersion = JSON.parse(readFileSync(repoRoot() + "package.json", "utf8")).version;

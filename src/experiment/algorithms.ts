@@ -21,8 +21,8 @@ import { startWorkers } from "../drivers/workers.ts";
 import { agree, agreeDeadline, clockStep, due, fresh, learn, receive, snapshot, type Received } from "../node/program.ts";
 import { EventQueue, type QueueState } from "../sim/events.ts";
 import { Network, type NetworkState, type SendResult } from "../sim/network.ts";
-import os from "node:os";
 import type { EvalResult } from "../nn/net.ts";
+import { cores } from "../runtime.ts";
 import type { Recorder } from "./recorder.ts";
 import { macsPerSample, type NodeState, type Snapshot, type World } from "./world.ts";
 
@@ -200,11 +200,6 @@ export function asyncThreads(w: World, requested: number | "auto"): number {
   return Math.max(1, Math.min(requested, w.nodes.length));
 }
 
-/** This machine's cores. */
-function cores(): number {
-  const o = os as { availableParallelism?: () => number };
-  return typeof o.availableParallelism === "function" ? o.availableParallelism() : os.cpus().length;
-}
 
 async function runEvents(w: World, h: Hooks, x: Executor): Promise<RunEnd> {
   const { cfg, network, nodes } = w;

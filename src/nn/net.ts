@@ -201,14 +201,24 @@ export class Net {
   scoreBatch(theta: F32Buf, B: number): { lossSum: number; correct: number } {
     const logits = this.forward(theta, B);
     const lossSum = this.engine.kernels.softmax_xent_f32(0, logits.ptr, this.labels.ptr, B, this.classes, 0);
-    const z = logits.view, y = this.labels.view, C = this.classes;
+    const y = this.labels.view;
     let correct = 0;
-    for (let b = 0; b < B; b++) {
-      let best = 0;
-      for (let c = 1; c < C; c++) if (z[b * C + c] > z[b * C + best]) best = c;
-      if (best === y[b]) correct++;
-    }
+    for (let b = 0; b < B; b++) if (this.argmax(logits, b) === y[b]) correct++;
     return { lossSum, correct };
+  }
+
+  /** The class θ predicts for each sample of the loaded batch [B]. */
+  predictBatch(theta: F32Buf, B: number): number[] {
+    const logits = this.forward(theta, B);
+    return Array.from({ length: B }, (_, b) => this.argmax(logits, b));
+  }
+
+  /** The largest logit's class of sample b (the first, on ties). */
+  private argmax(logits: F32Buf, b: number): number {
+    const z = logits.view, C = this.classes;
+    let best = 0;
+    for (let c = 1; c < C; c++) if (z[b * C + c] > z[b * C + best]) best = c;
+    return best;
   }
 
   /** Accuracy and mean loss of θ on a split (the first `limit` samples, or `indices`). */

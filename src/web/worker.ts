@@ -221,15 +221,10 @@ function pickDigits(ds: Dataset): Setup["digits"] {
 
 /** [node][digit] predicted class of Setup.digits (a forward pass, like an evaluation: no state changes). */
 function predict(w: World, setup: Setup): number[][] {
-  const idx = Int32Array.from(setup.digits, (d) => d.index), B = idx.length, C = w.ds.classes;
+  const idx = Int32Array.from(setup.digits, (d) => d.index), B = idx.length;
   return w.nodes.map((s) => {
     w.net.loadBatch(w.ds, w.ds.test, idx, 0, B);
-    const z = w.net.forward(s.params.theta, B).view;
-    return Array.from({ length: B }, (_, b) => {
-      let best = 0;
-      for (let c = 1; c < C; c++) if (z[b * C + c] > z[b * C + best]) best = c;
-      return best;
-    });
+    return w.net.predictBatch(s.params.theta, B);
   });
 }
 
