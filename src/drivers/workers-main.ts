@@ -73,6 +73,7 @@ function main(): void {
         agree(world, nodes.get(id)!, got, RULES[c[i + 2]]);
         i += 4 + 3 * k;
       } else if (op === OP.evaluate) {
+        const t0 = performance.now();
         const out = [...nodes.values()].map((s) => {
           const ev = world.net.evaluate(s.params.theta, world.ds, world.ds.test, { indices: world.evalIndices });
           homes.get(s.id)!.theta.set(s.params.theta.view);
@@ -81,7 +82,7 @@ function main(): void {
           s.lossCount = 0;
           return r;
         });
-        post({ type: "evaluated", req: c[i + 2], nodes: out, trainMs });
+        post({ type: "evaluated", req: c[i + 2], nodes: out, trainMs, evalMs: performance.now() - t0 });
         i += 3;
       } else if (op === OP.sync) {
         const out = [...nodes.values()].map((s) => {

@@ -50,7 +50,7 @@ export type ToWorker =
 export type FromWorker =
   | { type: "ready" }
   | { type: "progress" }
-  | { type: "evaluated"; req: number; nodes: (EvalResult & { id: number; lossSum: number; lossCount: number })[]; trainMs: number }
+  | { type: "evaluated"; req: number; nodes: (EvalResult & { id: number; lossSum: number; lossCount: number })[]; trainMs: number; evalMs: number }
   | { type: "synced"; req: number; nodes: NodeImage[]; trainMs: number }
   | { type: "finals"; req: number; nodes: (EvalResult & { id: number })[] }
   | { type: "failed"; name: string; message: string };
@@ -266,6 +266,8 @@ class WorkerPool implements Executor {
       }
       this.trained(this.owner[r.nodes[0].id], r.trainMs);
     });
+    // The workers evaluated at once: the wall time that took is the longest of theirs.
+    this.h.recorder.evalMs += Math.max(...replies.map((r) => r.evalMs));
     this.h.recorder.point(t, evals);
   }
 

@@ -50,6 +50,7 @@ export class Recorder {
   readonly lines: string[] = [];
   readonly evals: EvalRecord[] = [];
   readonly nodeSeries: NodeRecord[][];
+  /** Wall time spent evaluating (points; on worker threads, the longest worker's share of each). */
   evalMs = 0;
 
   constructor(private readonly w: World) {
