@@ -1,6 +1,9 @@
 // `cdl cluster`: N live node processes on loopback, one run (src/drivers/cluster.ts).
+import { join } from "node:path";
 import { runConfigFromArgs, RUN_FLAGS } from "../experiment/config.ts";
-import { RUNTIMES, runCluster, type RuntimeName } from "../drivers/cluster.ts";
+import { runExperiment } from "../experiment/run.ts";
+import { RUNTIMES, runCluster, type ClusterSummary, type RuntimeName } from "../drivers/cluster.ts";
+import { writeAtomic } from "../io/dirs.ts";
 import { helpText, parseFlags, UsageError, type FlagTable } from "./args.ts";
 import { LIVE_DEFAULTS, splitFlags } from "./node.ts";
 import { stopOnSignals } from "./signals.ts";
@@ -11,7 +14,19 @@ export const CLUSTER_FLAGS: FlagTable = {
   timeout: { type: "number", default: 900, above: 0, help: "stop every process and fail after this many wall seconds" },
   "transport-thread": { type: "string", default: "main", allowed: ["main", "worker"], help: "each node's transport on its training thread or on a worker thread" },
   "start-delay": { type: "number", default: 3, min: 0, help: "seconds from starting the processes to the shared clock's origin (loading time)" },
+  twin: { type: "bool", default: false, help: "then simulate the run on the clock the nodes measured (step time, snapshot ages) into --out/twin, and compare" },
 };
+
+/** Runs the cluster's simulated twin (summary.twin) into out/twin and records its accuracy in the cluster's summary.json. */
+async function runTwin(s: ClusterSummary): Promise<void> {
+  const twin = s.twin!;
+  const file = join(s.out, "twin.json");
+  writeAtomic(file, JSON.stringify(twin.settings, null, 2) + "\n");
+  const { config } = runConfigFromArgs(["--config", file, "--out", join(s.out, "twin")]);
+  const r = await runExperiment(config, { workers: "auto" });
+  twin.accuracy = { mean: r.accuracy.mean, min: r.accuracy.min, max: r.accuracy.max };
+  writeAtomic(join(s.out, "summary.json"), JSON.stringify(s, null, 2) + "\n");
+}
 
 const SUMMARY = `N processes on this machine, each one node of the run (cdl node), talking over loopback WebSocket
 connections signed with a fresh cluster key; their outputs merged into --out like a simulated run's
@@ -38,6 +53,10 @@ export async function clusterCommand(argv: string[]): Promise<number> {
       runtimes, killEvery: flags["kill-every"] as number, transportThread: flags["transport-thread"] as "main" | "worker", timeout: flags.timeout as number, startDelay: flags["start-delay"] as number,
       quiet, log: (l) => { if (!json) console.error(l); }, shouldStop: stop.requested,
     });
+    if (flags.twin && s.twin && !s.interrupted) {
+      if (!json) console.error(`simulating the twin: step ${(1000 * s.twin.stepCost).toFixed(2)} ms, snapshot age ${(1000 * s.twin.latency).toFixed(2)} + ${(1000 * s.twin.jitter).toFixed(2)} ms, ${(100 * s.twin.loss).toFixed(1)}% lost beyond --drop…`);
+      await runTwin(s);
+    }
     if (json) console.log(JSON.stringify(s));
     else {
       const pct = (x: number) => `${(100 * x).toFixed(2)}%`;
@@ -46,6 +65,7 @@ export async function clusterCommand(argv: string[]): Promise<number> {
         ...s.accuracy.perNode.map((a, i) => `  node ${String(i).padStart(3)} (${s.messages.perNode[i].runtime.padEnd(4)}) ${pct(a).padStart(7)}   steps ${s.steps.perNode[i]}   sent ${s.messages.perNode[i].sent}, received ${s.messages.perNode[i].received}, reconnects ${s.messages.perNode[i].reconnects}`),
         `  mean ${pct(s.accuracy.mean)}   min ${pct(s.accuracy.min)}   max ${pct(s.accuracy.max)}   mean model θ̄ ${pct(s.meanModelAccuracy)}`,
         `consensus distance: mean ${s.consensusDistance.mean.toPrecision(3)}, max ${s.consensusDistance.max.toPrecision(3)}; ${s.kills.length} kills; wall ${s.wallSeconds.toFixed(1)} s`,
+        ...(s.twin?.accuracy ? [`simulated twin (${s.out}/twin): mean ${pct(s.twin.accuracy.mean)}, ${(100 * (s.accuracy.mean - s.twin.accuracy.mean)).toFixed(2)} points from the cluster's`] : []),
         `report: ${s.out}/report.html (summary.json, metrics.jsonl, accuracy.svg, node-*/)`,
       ].join("\n"));
     }

@@ -54,8 +54,53 @@ export interface ClusterSummary {
   /** Per node: the transport's counters (sent, delivered, received, rejected by reason, reconnects) and injected drops. */
   messages: { perNode: { node: number; runtime: RuntimeName; sent: number; delivered: number; received: number; rejected: Record<string, number>; reconnects: number; injectedDrops: number; replaced: number }[] };
   kills: { t: number; node: number; restartedAt: number | null }[];
+  /** The simulator's reading of this run, on the clock its nodes measured (null: nobody learned). */
+  twin: Twin | null;
   wallSeconds: number;
   out: string;
+}
+
+/**
+ * A simulated twin of a live run: the cluster's own settings on the clock its nodes measured —
+ * `--step-cost` the median node's wall seconds per learning step (waits for the CPU between steps
+ * included: 8 processes on 2 cores step slower than one alone), `--latency` the 5th percentile of the
+ * ages of the snapshots the nodes received and `--jitter` (exponential) their mean beyond it, with
+ * `--bandwidth inf` (the measured ages include transfer), and `--drop` raised by the share of the
+ * snapshots sent while learning that passed the fault injection but never reached the neighbour
+ * (a newer one replaced it in the send slot, or it was still in flight when the receiver stopped):
+ * `loss`. The simulator's defaults model another
+ * network (10 ms latency, 100 MB/s) against a 1 ms mlp step, so that "same flags" run sees snapshots
+ * about 14 steps old where loopback delivers them within a step; the twin asks the simulator about
+ * the network the cluster actually had. `accuracy` once it has run (cdl cluster --twin).
+ */
+export interface Twin {
+  stepCost: number;
+  latency: number;
+  jitter: number;
+  /** Share of the snapshots offered while learning that did not arrive, beyond the injected drops. */
+  loss: number;
+  drop: number;
+  /** The twin's settings (kebab-case, as in a --config file) and the equivalent command. */
+  settings: Record<string, unknown>;
+  command: string;
+  accuracy?: { mean: number; min: number; max: number };
+}
+
+/** The twin of a cluster whose nodes wrote `nodes` (see Twin). */
+export function twinOf(cfg: RunConfig, nodes: readonly Pick<LiveSummary, "clock">[]): Twin | null {
+  const per = nodes.filter((s) => s.clock.learnSteps >= 2).map((s) => s.clock.learnSeconds / s.clock.learnSteps).sort((a, b) => a - b);
+  if (!per.length) return null;
+  const stepCost = per[Math.floor(per.length / 2)];
+  const ages = nodes.flatMap((s) => s.clock.ages).filter((a) => Number.isFinite(a) && a >= 0).sort((a, b) => a - b);
+  const latency = ages.length ? ages[Math.floor(0.05 * ages.length)] : 0;
+  const jitter = ages.length ? Math.max(0, avg(ages) - latency) : 0;
+  const offered = nodes.reduce((a, s) => a + s.clock.offered, 0), received = nodes.reduce((a, s) => a + s.clock.received, 0);
+  const loss = offered > 0 ? Math.min(1, Math.max(0, 1 - received / offered)) : 0;
+  const round = (x: number) => Number(x.toPrecision(3));
+  const drop = Math.min(0.99, round(1 - (1 - cfg.drop) * (1 - loss)));
+  const settings = { ...settingsOf(cfg), "step-cost": round(stepCost), latency: round(latency), jitter: round(jitter), bandwidth: "inf", drop };
+  const command = "cdl run " + Object.entries(settings).map(([k, v]) => `--${k} ${v}`).join(" ");
+  return { stepCost: round(stepCost), latency: round(latency), jitter: round(jitter), loss: round(loss), drop, settings, command };
 }
 
 const root = fileURLToPath(new URL(import.meta.url.includes("/dist/") ? "../../../" : "../../", import.meta.url));
@@ -227,7 +272,7 @@ async function mergeCluster(cfg: RunConfig, out: string, runtimes: RuntimeName[]
         rejected: s.transport.rejected as Record<string, number>, reconnects: s.transport.reconnects, injectedDrops: s.injected.dropped, replaced: s.transport.replaced,
       })),
     },
-    kills, wallSeconds, out,
+    kills, twin: twinOf(cfg, nodes), wallSeconds, out,
   };
   // Evaluation points: every node evaluates at the same clock times; one eval line per time.
   const byTime = new Map<number, LiveRecord[]>();
@@ -250,6 +295,7 @@ async function mergeCluster(cfg: RunConfig, out: string, runtimes: RuntimeName[]
     { heading: "Test accuracy over time", svg: chart },
     { heading: "Final accuracy on the test set", text: acc.map((a, i) => `node ${i}: ${(100 * a).toFixed(2)}%`).join("\n") + `\nmean ${(100 * summary.accuracy.mean).toFixed(2)}%  mean model θ̄ ${(100 * meanModel.accuracy).toFixed(2)}%  consensus distance ${summary.consensusDistance.mean.toPrecision(3)}` },
     { heading: "Messages per node", text: table },
+    { heading: "The simulated twin", text: summary.twin ? `The simulator on the clock the nodes measured (step ${(1000 * summary.twin.stepCost).toFixed(2)} ms, snapshot age ${(1000 * summary.twin.latency).toFixed(2)} ms + ${(1000 * summary.twin.jitter).toFixed(2)} ms on average, ${(100 * summary.twin.loss).toFixed(1)}% of the snapshots lost beyond --drop), run by cdl cluster --twin:\n${summary.twin.command}` : "no node learned: no twin" },
     { heading: "Kills and restarts", text: kills.map((k) => `t=${k.t.toFixed(1)}s node ${k.node} killed, restarted ${k.restartedAt === null ? "never" : `at ${k.restartedAt.toFixed(1)}s`}`).join("\n") || "none" },
     { heading: "Configuration", text: JSON.stringify(cfg, null, 2) },
   ]));

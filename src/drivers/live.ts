@@ -86,8 +86,18 @@ export interface LiveSummary {
   samplesPerSecond: number | null;
   /** Fault injection at the sender (simulated drops), and the transport's own counters. */
   injected: { dropped: number; delayed: number };
+  /** The clock this node ran on, measured: its learning steps in this process and the wall seconds
+   * they spanned (first start to last end, waits between steps included), and the age of every
+   * snapshot it received (arrival − send time on the shared clock, injected delay included), at
+   * most MAX_AGES of them; and of the snapshots sent while learning (step ≤ the budget), how many
+   * this node offered its neighbours past the fault-injection model and how many it received from
+   * theirs. A simulated twin of the cluster runs on these (cdl cluster --twin). */
+  clock: { learnSteps: number; learnSeconds: number; ages: number[]; offered: number; received: number };
   transport: TransportStats;
 }
+
+/** Snapshot ages a node keeps for its summary (the first ones; enough for a median). */
+const MAX_AGES = 20000;
 
 /** setImmediate where the runtime has it (a macrotask that lets sockets run), else a 0 ms timer. */
 const yieldToIo = (): Promise<void> =>
@@ -136,6 +146,8 @@ export async function runLiveNode(cfg: RunConfig, o: LiveOptions): Promise<LiveS
   const epochs = new Map<number, number>(); // each neighbour's newest transport epoch (its process start)
   /** When each neighbour was last heard from (shared clock) and where it was then. */
   const heard = new Map<number, { at: number; step: number; sentAt: number }>();
+  const ages: number[] = [];
+  let learnSteps = 0, learnFrom = NaN, learnTo = NaN, offered = 0, receivedLearning = 0;
   // The transport on the training thread, or (--transport-thread worker) on a worker thread of its
   // own, so that framing, HMAC and verification leave the training loop when a core is free.
   const startTransport = o.transportWorker
@@ -154,6 +166,8 @@ export async function runLiveNode(cfg: RunConfig, o: LiveOptions): Promise<LiveS
       }
       epochs.set(m.from, Math.max(epochs.get(m.from) ?? 0, m.epoch));
       heard.set(m.from, { at: now(), step: m.step, sentAt: snap.sentAt });
+      if (ages.length < MAX_AGES) ages.push(now() - snap.sentAt);
+      if (m.step <= s.budgetSteps) receivedLearning++;
       const r = receive(s, snap);
       if (r.outcome !== "kept") return;
       if (r.displaced) letGo(r.displaced);
@@ -178,17 +192,20 @@ export async function runLiveNode(cfg: RunConfig, o: LiveOptions): Promise<LiveS
   /** Sends node s's snapshot to every neighbour, through the fault-injection model. */
   const share = (snap: Snapshot, t: number) => {
     const sentAt = o.startAt + snap.sentAt * 1000, direct: number[] = [];
+    let injectedNow = 0;
     for (const j of w.topology.adj[o.id]) {
       const r = w.network.send(o.id, j, w.messageBytes, t);
       if (!r.delivered) { injected.dropped++; continue; }
       const delay = (r.arrival - t) * 1000;
       if (delay < 1) { direct.push(j); continue; } // sent together below: θ is framed and signed once
       injected.delayed++;
+      injectedNow++;
       snap.holders++;
       const timer = setTimeout(() => { timers.delete(timer); transport.send(j, snap.step, sentAt, snap.theta); letGo(snap); }, delay);
       timers.add(timer);
     }
     if (direct.length) transport.send(direct, snap.step, sentAt, snap.theta);
+    if (snap.step <= s.budgetSteps) offered += direct.length + injectedNow;
   };
   const testCount = Math.min(cfg.testLimit ?? w.ds.test.count, w.ds.test.count);
   const record = (t: number) => {
@@ -219,8 +236,10 @@ export async function runLiveNode(cfg: RunConfig, o: LiveOptions): Promise<LiveS
     if (s.done && !neighboursBusy(t)) break;
     const d = s.done ? { learn: false, agree: sends, share: sends, last: false } : due(w, s, t, t + lastStep);
     const t0 = performance.now();
-    if (d.learn) learn(w, s, cfg.budget === "time" ? clockStep(w, t) : s.steps);
-    else s.agreeSteps++;
+    if (d.learn) {
+      learn(w, s, cfg.budget === "time" ? clockStep(w, t) : s.steps);
+      if (!learnSteps++) learnFrom = t;
+    } else s.agreeSteps++;
     const early = sends && d.share && cfg.snapshot === "post-learn" ? snapshot(w, s, t, pool.pop()) : null;
     if (d.agree) agree(w, s, fresh(w, s, t));
     if (sends && d.share) {
@@ -230,7 +249,7 @@ export async function runLiveNode(cfg: RunConfig, o: LiveOptions): Promise<LiveS
       letGo(snap);
     }
     const ms = performance.now() - t0;
-    if (d.learn) trainMs += ms;
+    if (d.learn) { trainMs += ms; learnTo = now(); }
     lastStep = cfg.stepCost ?? ms / 1000;
     if (now() >= nextCheckpoint) {
       checkpoint(now());
@@ -262,6 +281,7 @@ export async function runLiveNode(cfg: RunConfig, o: LiveOptions): Promise<LiveS
     testEvaluated: interrupted ? w.evalIndices.length : testCount, steps: s.steps, agreeSteps: s.agreeSteps, budget: s.budgetSteps,
     consensusSteps: s.consensusSteps, t: tEnd, wallSeconds: (performance.now() - wall0) / 1000,
     samplesPerSecond: samples > 0 && trainMs > 0 ? samples / (trainMs / 1000) : null, injected, transport: stats,
+    clock: { learnSteps, learnSeconds: learnSteps ? learnTo - learnFrom : 0, ages, offered, received: receivedLearning },
   };
   writeAtomic(join(o.out, "metrics.jsonl"), lines.join("\n") + "\n");
   writeAtomic(join(o.out, "theta.f32"), new Uint8Array(s.params.theta.view.buffer, s.params.theta.view.byteOffset, s.params.theta.view.byteLength).slice());

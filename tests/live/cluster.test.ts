@@ -9,6 +9,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { cdlSync, root } from "../cli.ts";
 import { LIVE_ALGORITHMS, liveProblems } from "../../src/drivers/live.ts";
+import { twinOf } from "../../src/drivers/cluster.ts";
 import { parsePeers, splitFlags, NODE_FLAGS } from "../../src/cli/node.ts";
 import { runConfig } from "../../src/experiment/config.ts";
 import { skipIf } from "../skip.ts";
@@ -60,14 +61,37 @@ skipIf(!hasBunDeno && "bun and deno are not installed (npm ci installs them)")("
   assert.ok(existsSync(join(out, "report.html")));
 });
 
-test("cdl cluster --transport-thread worker: nodes whose sockets and HMAC run on a worker thread complete and exchange snapshots", () => {
+test("the simulated twin: the cluster's settings on the clock its nodes measured", () => {
+  const cfg = runConfig({ model: "mlp", nodes: 3, drop: 0.2, latency: 0, bandwidth: Infinity, budget: "steps" });
+  const clock = (learnSteps: number, learnSeconds: number, ages: number[], offered: number, received: number) => ({ clock: { learnSteps, learnSeconds, ages, offered, received } });
+  const ages = Array.from({ length: 100 }, (_, i) => 0.001 * (i + 1)); // 1 … 100 ms
+  const t = twinOf(cfg, [clock(10, 0.1, ages, 40, 30), clock(10, 0.3, [], 40, 10), clock(10, 0.2, [], 20, 0)])!;
+  assert.is(t.stepCost, 0.02, "the median node's seconds per learning step");
+  assert.is(t.latency, 0.006, "the 5th percentile of the ages");
+  assert.is(t.jitter, 0.0445, "their mean beyond it");
+  assert.is(t.loss, 0.6, "40 of the 100 snapshots that passed the injection arrived");
+  assert.is(t.drop, 0.68, "1 − (1 − 0.2)(1 − 0.6)");
+  assert.equal([t.settings["step-cost"], t.settings.latency, t.settings.jitter, t.settings.drop, t.settings.bandwidth], [0.02, 0.006, 0.0445, 0.68, "inf"]);
+  assert.is(t.settings.split, cfg.split);
+  for (const f of ["--step-cost 0.02", "--latency 0.006", "--jitter 0.0445", "--bandwidth inf", "--drop 0.68", "--budget steps"]) assert.ok(t.command.includes(` ${f} `) || t.command.endsWith(` ${f}`), `${f} in ${t.command}`);
+  assert.ok(t.command.startsWith("cdl run "));
+  assert.is(twinOf(cfg, [clock(0, 0, [], 0, 0), clock(1, 0, [], 2, 2)]), null, "nobody took two learning steps: no clock to measure");
+});
+
+test("cdl cluster --transport-thread worker --twin: nodes whose sockets and HMAC run on a worker thread exchange snapshots; the twin runs on their clock", () => {
   const out = join(dir, "worker");
   const r = cdlSync(["cluster", "--nodes", "3", "--transport-thread", "worker", "--model", "mlp", "--epochs", "3", "--train-limit", "3000",
-    "--test-limit", "500", "--timeout", "120", "--out", out, "--json"]);
+    "--test-limit", "500", "--timeout", "120", "--out", out, "--json", "--twin"]);
   assert.is(r.status, 0, r.stderr + r.stdout);
   const s = JSON.parse(readFileSync(join(out, "summary.json"), "utf8"));
   assert.ok(s.messages.perNode.every((m: { received: number }) => m.received > 0), JSON.stringify(s.messages.perNode));
   assert.equal(processesWith(out), []);
+  assert.ok(s.twin.stepCost > 0 && s.twin.latency >= 0 && s.twin.jitter >= 0 && s.twin.drop >= 0 && s.twin.drop < 1, JSON.stringify(s.twin));
+  const twin = JSON.parse(readFileSync(join(out, "twin", "summary.json"), "utf8"));
+  assert.equal([twin.config.stepCost, twin.config.latency, twin.config.jitter, twin.config.drop, twin.config.budget, twin.config.split],
+    [s.twin.stepCost, s.twin.latency, s.twin.jitter, s.twin.drop, "steps", s.config.split], "the twin ran the cluster's settings on the measured clock");
+  assert.equal(twin.steps.perNode, s.steps.perNode, "as many learning steps as the live nodes");
+  assert.is(s.twin.accuracy.mean, twin.accuracy.mean);
 });
 
 test("cdl cluster --kill-every: a killed node restarts from its checkpoint and the run completes, no process left", () => {
