@@ -65,13 +65,13 @@ function main(): void {
         Atomics.notify(slot.gen, 0);
         i += 4;
       } else if (op === OP.agree) {
-        const k = c[i + 3], got: Snapshot[] = [];
+        const k = c[i + 3], mine = c[i + 4], got: Snapshot[] = [];
         for (let j = 0; j < k; j++) {
-          const at = i + 4 + 3 * j;
+          const at = i + 6 + 3 * j;
           got.push({ from: c[at + 2], theta: ready(c[at], c[at + 1]) } as Snapshot);
         }
-        agree(world, nodes.get(id)!, got, RULES[c[i + 2]]);
-        i += 4 + 3 * k;
+        agree(world, nodes.get(id)!, got, RULES[c[i + 2]], mine < 0 ? undefined : ready(mine, c[i + 5]));
+        i += 6 + 3 * k;
       } else if (op === OP.evaluate) {
         const t0 = performance.now();
         const out = [...nodes.values()].map((s) => {

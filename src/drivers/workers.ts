@@ -215,8 +215,9 @@ class WorkerPool implements Executor {
     return id;
   }
 
-  agree(s: NodeState, got: readonly Snapshot[], rule: WeightRule): void {
-    const cmd = [OP.agree, s.id, RULES.indexOf(rule), got.length];
+  agree(s: NodeState, got: readonly Snapshot[], rule: WeightRule, own?: Snapshot): void {
+    const mine = own ? this.slotOf.get(own.theta)! : -1;
+    const cmd = [OP.agree, s.id, RULES.indexOf(rule), got.length, mine, mine < 0 ? 0 : this.slots[mine].gen];
     for (const g of got) {
       const id = this.slotOf.get(g.theta) ?? this.adopt(g.theta);
       cmd.push(id, this.slots[id].gen, g.from);

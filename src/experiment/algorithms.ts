@@ -18,7 +18,7 @@ import { fromEdges } from "../consensus/topology.ts";
 import { ConfigError } from "../errors.ts";
 import type { WeightRule } from "../consensus/weights.ts";
 import { startWorkers } from "../drivers/workers.ts";
-import { agree, agreeDeadline, clockStep, due, fresh, learn, receive, snapshot, type Received } from "../node/program.ts";
+import { agree, agreeDeadline, clockStep, due, fresh, learn, ownCopy, receive, snapshot, type Received } from "../node/program.ts";
 import { EventQueue, type QueueState } from "../sim/events.ts";
 import { Network, type NetworkState, type SendResult } from "../sim/network.ts";
 import type { EvalResult } from "../nn/net.ts";
@@ -93,7 +93,8 @@ export interface Executor {
   learn(s: NodeState, at: number): void;
   /** A snapshot of node s's θ now, in a buffer of the executor's. */
   snapshot(s: NodeState, t: number): Snapshot;
-  agree(s: NodeState, got: readonly Snapshot[], rule: WeightRule): void;
+  /** The consensus step of s over `got`; `own`: s's snapshot of this step to take differences against (program.ts ownCopy). */
+  agree(s: NodeState, got: readonly Snapshot[], rule: WeightRule, own?: Snapshot): void;
   /** No one holds this snapshot any more: its buffer may be reused. */
   release(snap: Snapshot): void;
   /** Records an evaluation point at t (the nodes brought up to date first). */
@@ -116,7 +117,7 @@ export function serialExecutor(w: World, h: Hooks): Executor {
     threads: 1,
     learn: (s, at) => timedLearn(w, s, at, h),
     snapshot: (s, t) => snapshot(w, s, t, pool?.pop()),
-    agree: (s, got, rule) => agree(w, s, got, rule),
+    agree: (s, got, rule, own) => agree(w, s, got, rule, own?.theta),
     release: (snap) => { pool?.push(snap.theta); },
     point: (t) => { h.recorder.point(t); },
     sync: () => {},
@@ -159,9 +160,9 @@ function yielder(): () => Promise<void> | null {
 }
 
 /** The consensus step of node s, seen by the observer (whose view of θ is exact on one thread only). */
-function mix(w: World, h: Hooks, x: Executor, s: NodeState, got: readonly Snapshot[], t: number, rule: WeightRule = w.cfg.weights): void {
+function mix(w: World, h: Hooks, x: Executor, s: NodeState, got: readonly Snapshot[], t: number, rule: WeightRule = w.cfg.weights, own?: Snapshot | null): void {
   h.observer?.agreeing?.(s, got, t, rule);
-  x.agree(s, got, rule);
+  x.agree(s, got, rule, own && ownCopy(w, own) ? own : undefined);
   h.observer?.agreed?.(s, t);
 }
 
@@ -276,7 +277,7 @@ async function runEvents(w: World, h: Hooks, x: Executor): Promise<RunEnd> {
         // consensus step instead (post-agree), it carries the gradient already scaled by w_ii, and
         // the network average learns at w_ii·lr rather than lr (1/10 of it on a 10-node complete graph).
         const early = d.share && cfg.snapshot === "post-learn" ? x.snapshot(s, t) : null;
-        if (d.agree) mix(w, h, x, s, fresh(w, s, t), t);
+        if (d.agree) mix(w, h, x, s, fresh(w, s, t), t, w.cfg.weights, early);
         if (d.share) {
           const snap = early ?? x.snapshot(s, t);
           snap.holders++; // the sender's own hold while it sends
@@ -438,7 +439,7 @@ function runDpsgd(w: World, h: Hooks): Promise<RunEnd> {
       }
     }
     h.trace?.(`${t} round ${roundEnd} ${alive.map((s) => `${s.id}:${inbound[s.id].length}`).join(",")}`);
-    for (const s of alive) mix(w, h, x, s, inbound[s.id].filter((x) => x.finite || (s.rejected++, false)), roundEnd, "metropolis");
+    for (const s of alive) mix(w, h, x, s, inbound[s.id].filter((x) => x.finite || (s.rejected++, false)), roundEnd, "metropolis", snaps.get(s.id));
     return roundEnd;
   };
   return runRounds(w, h, () => learning() || nodes[0].agreeSteps < cfg.agreeSteps, round, () => ({ global: null, star: null }));

@@ -115,18 +115,39 @@ export function fresh(w: World, s: NodeState, now: number): Snapshot[] {
  * The consensus step: θ_i ← w_ii·θ_i + Σ_j w_ij·θ_j over `got`, with the weights of `rule`
  * (ALGORITHM.md "Consensus"). Snapshots are mixed in sender order, so the sum does not depend
  * on arrival order. One scale and one axpy per snapshot, whole-vector kernel calls.
+ *
+ * `own`: the copy of θ_i the neighbours received this step, when it differs from θ_i (a lossy
+ * --compress; see ownCopy). Then θ_i ← θ_i + Σ_j w_ij (θ̂_j − θ̂_i): every pair's exchange moves
+ * the pair's sum by nothing, so the codec's rounding errors stay disagreement between nodes instead
+ * of adding up, message after message, in the network's average (CHOCO-SGD's gossip step).
  */
-export function agree(w: World, s: NodeState, got: readonly Snapshot[], rule = w.cfg.weights): void {
+export function agree(w: World, s: NodeState, got: readonly Snapshot[], rule = w.cfg.weights, own?: Float32Array): void {
   const sorted = got.length > 1 ? [...got].sort((a, b) => a.from - b.from) : got;
   const deg = (i: number) => w.topology.degree(i);
   const m = mixingWeights(rule, { epsilon: w.epsilon }, deg(s.id), sorted.map((f) => ({ peer: f.from, degree: deg(f.from) })));
   const k = w.net.engine.kernels, theta = s.params.theta, n = w.plan.numParams;
-  if (m.self !== 1) k.scale_f32(theta.ptr, n, m.self);
+  if (own) {
+    let out = 0;
+    for (const p of m.peers) out += p;
+    w.scratch.view.set(own);
+    k.axpy_f32(theta.ptr, w.scratch.ptr, n, -out);
+  } else if (m.self !== 1) k.scale_f32(theta.ptr, n, m.self);
   sorted.forEach((p, j) => {
     w.scratch.view.set(p.theta);
     k.axpy_f32(theta.ptr, w.scratch.ptr, n, m.peers[j]);
   });
   s.consensusSteps++;
+}
+
+/** The `own` argument of agree for node s's snapshot taken this step (before the consensus step,
+ * of θ_i as it is now), if the codec changed it and --mix-against sent. */
+export function ownCopy(w: World, early: Snapshot | null): Float32Array | undefined {
+  return early && w.cfg.mixAgainst !== "exact" && lossy(w) ? early.theta : undefined;
+}
+
+/** Whether a snapshot can differ from θ (every --compress but f32). */
+export function lossy(w: World): boolean {
+  return w.compression.kind === "delta" || w.compression.codec !== "f32";
 }
 
 /** What became of an arriving snapshot. */

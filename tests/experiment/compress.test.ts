@@ -11,7 +11,9 @@ import { runExperiment } from "../../src/experiment/run.ts";
 import type { World } from "../../src/experiment/world.ts";
 import { loadDataset } from "../../src/data/registry.ts";
 import { decode, encode, levelBytes } from "../../src/node/compress.ts";
-import { snapshot } from "../../src/node/program.ts";
+import { agree, ownCopy, snapshot } from "../../src/node/program.ts";
+import { buildWorld } from "../../src/experiment/world.ts";
+import { Rng } from "../../src/rng.ts";
 
 const mnist = await loadDataset("mnist-10k");
 const dir = mkdtempSync(join(tmpdir(), "cdl-compress-"));
@@ -86,4 +88,39 @@ test("--compress is checked up front; difference codecs are refused for the roun
 });
 
 test.after(() => rmSync(dir, { recursive: true, force: true }));
+
+test("--mix-against sent: a synchronous int8 gossip round leaves the network's average where it was; exact moves it by the rounding errors", async () => {
+  const drift: Record<string, number[]> = {};
+  for (const mixAgainst of ["sent", "exact"] as const) {
+    const w = await buildWorld(cfgOf({ compress: "int8", topology: "complete", mixAgainst }), mnist);
+    const rng = new Rng(7), P = w.plan.numParams;
+    for (const s of w.nodes) for (let i = 0; i < P; i++) s.params.theta.view[i] = 0.1 * (2 * rng.uniform() - 1);
+    const mean = () => {
+      const m = new Float64Array(P);
+      for (const s of w.nodes) for (let i = 0; i < P; i++) m[i] += s.params.theta.view[i] / w.nodes.length;
+      return m;
+    };
+    drift[mixAgainst] = [];
+    for (let round = 0; round < 5; round++) {
+      const before = mean();
+      const snaps = w.nodes.map((s) => snapshot(w, s, round));
+      assert.ok(snaps.every((x, i) => x.theta.some((v, j) => v !== w.nodes[i].params.theta.view[j])), "int8 changes what travels");
+      for (const s of w.nodes) {
+        const own = ownCopy(w, snaps[s.id]);
+        assert.is(own !== undefined, mixAgainst === "sent", "the own copy is used only under sent");
+        agree(w, s, snaps.filter((x) => x.from !== s.id), w.cfg.weights, own);
+      }
+      const after = mean();
+      let d = 0;
+      for (let i = 0; i < P; i++) d = Math.max(d, Math.abs(after[i] - before[i]));
+      drift[mixAgainst].push(d);
+    }
+  }
+  // f32 rounding of the sums alone moves a mean of values ~0.1 by ~1e-8; int8's cells are ~1e-3 wide.
+  assert.ok(Math.max(...drift.sent) < 1e-6, `sent: the average moved by up to ${Math.max(...drift.sent)}`);
+  assert.ok(Math.min(...drift.exact) > 1e-5, `exact: the average moved by ${drift.exact}`);
+  const f32 = await buildWorld(cfgOf({ compress: "f32" }), mnist);
+  assert.is(ownCopy(f32, snapshot(f32, f32.nodes[0], 0)), undefined, "f32: nothing to correct, the former arithmetic exactly");
+});
+
 test.run();

@@ -32,7 +32,8 @@ function results(s: RunSummary): Record<string, unknown> {
   return { ...rest, config: { ...config, out: undefined } };
 }
 
-for (const over of [{ algorithm: "cdl" }, { algorithm: "cdl-on-receive" }, { algorithm: "isolated" }, { algorithm: "cdl", compress: "int8", snapshot: "post-agree" }] as Partial<RunConfig>[]) {
+for (const over of [{ algorithm: "cdl" }, { algorithm: "cdl-on-receive" }, { algorithm: "isolated" }, { algorithm: "cdl", compress: "int8", snapshot: "post-agree" },
+  { algorithm: "cdl", compress: "f16" }] as Partial<RunConfig>[]) { // f16 post-learn: differences against the node's own sent copy
   test(`${JSON.stringify(over)}: 1, 2, 3 and 4 workers give the same bytes`, async () => {
     const cfg = cfgOf(over);
     const one = out(), base = await run({ ...cfg, out: one }, { workers: 1 });
