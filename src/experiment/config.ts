@@ -41,7 +41,7 @@ export interface RunConfig {
   compress: string;
   /** When the shared snapshot of θ is taken: after the local steps (post-learn, default) or after the consensus step (post-agree). [ours] */
   snapshot: "post-learn" | "post-agree";
-  /** Under a lossy --compress, what the consensus step takes θ_j's differences against: `sent`
+  /** Under --compress f16 or int8, what the consensus step takes θ_j's differences against: `sent`
    *  (default), the copy of θ_i its neighbours received (θ_i + Σ w_ij (θ̂_j − θ̂_i), as CHOCO-SGD's
    *  gossip), or `exact`, θ_i itself (θ_i + Σ w_ij (θ̂_j − θ_i), the former rule). No difference under f32. [ours] */
   mixAgainst: "sent" | "exact";
@@ -128,7 +128,7 @@ export const RUN_FLAGS: FlagTable = {
   "agree-steps": { type: "int", default: 0, min: 0, help: "after the learning budget, keep agreeing for this many step times (cdl, on-receive, dpsgd)" },
   compress: { type: "string", default: "f32", help: "θ on the wire: f32 (4 bytes a parameter), f16 (2), int8 (1, a scale per tensor), or differences with error feedback: topk:FRACTION or diff-int8, with ,every=R (a refresh every R messages, default 32) and ,refresh=f16|int8|f32" },
   snapshot: { type: "string", default: "post-learn", allowed: ["post-learn", "post-agree"], help: "take the shared θ after learning or after the consensus step" },
-  "mix-against": { type: "string", default: "sent", allowed: ["sent", "exact"], help: "under a lossy --compress, mix θ_j's differences against the copy of θ_i the neighbours received (sent: quantisation errors leave the network's average alone) or θ_i itself (exact)" },
+  "mix-against": { type: "string", default: "sent", allowed: ["sent", "exact"], help: "under --compress f16 or int8, mix θ_j's differences against the copy of θ_i the neighbours received (sent: rounding errors leave the network's average alone) or θ_i itself (exact)" },
   "max-staleness": { type: "number", default: 5, min: 0, infinite: true, help: "ignore snapshots older than this (virtual s; inf = never)" },
   drop: { type: "number", default: 0, min: 0, max: 1, help: "per-message drop probability" },
   "link-mtbf": { type: "number", default: Infinity, above: 0, infinite: true, help: "mean link up time, virtual s (inf = never fails)" },

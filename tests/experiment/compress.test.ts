@@ -121,6 +121,8 @@ test("--mix-against sent: a synchronous int8 gossip round leaves the network's a
   assert.ok(Math.min(...drift.exact) > 1e-5, `exact: the average moved by ${drift.exact}`);
   const f32 = await buildWorld(cfgOf({ compress: "f32" }), mnist);
   assert.is(ownCopy(f32, snapshot(f32, f32.nodes[0], 0)), undefined, "f32: nothing to correct, the former arithmetic exactly");
+  const topk = await buildWorld(cfgOf({ compress: "topk:0.1" }), mnist);
+  assert.is(ownCopy(topk, snapshot(topk, topk.nodes[0], 0)), undefined, "difference codecs keep θ_i: their public copy lags it by what is not sent yet");
 });
 
 test.run();
