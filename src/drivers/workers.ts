@@ -216,6 +216,7 @@ class WorkerPool implements Executor {
   }
 
   agree(s: NodeState, got: readonly Snapshot[], rule: WeightRule, own?: Snapshot): void {
+    // [agree, node, rule, k, own slot (−1: none), its generation, then k × (slot, generation, sender)]
     const mine = own ? this.slotOf.get(own.theta)! : -1;
     const cmd = [OP.agree, s.id, RULES.indexOf(rule), got.length, mine, mine < 0 ? 0 : this.slots[mine].gen];
     for (const g of got) {

@@ -147,7 +147,8 @@ export function agree(w: World, s: NodeState, got: readonly Snapshot[], rule = w
  * step well below our ε (with topk:0.15 at ε 0.4 every node diverged within 1,400 steps).
  */
 export function ownCopy(w: World, early: Snapshot | null): Float32Array | undefined {
-  return early && w.cfg.mixAgainst !== "exact" && w.compression.kind === "level" && w.compression.codec !== "f32" ? early.theta : undefined;
+  // A config without the key (a checkpoint written before it existed) continues under the rule it began with.
+  return early && w.cfg.mixAgainst === "sent" && w.compression.kind === "level" && w.compression.codec !== "f32" ? early.theta : undefined;
 }
 
 /** What became of an arriving snapshot. */
