@@ -206,7 +206,7 @@ async function runTasks(tasks: readonly Task[], jobs: number): Promise<Failure[]
 // ---- the report --------------------------------------------------------------------------------
 
 /** What the section says about how it was made. */
-interface Made { seeds: number[]; epochs?: number; only?: string; jobs: number; date: string }
+interface Made { seeds: number[]; epochs?: number; only?: string; jobs: number; date: string; report?: boolean }
 
 function gridTable(results: readonly RowResult[]): string {
   const lines = results.map(({ row, seeds }) => {
@@ -283,20 +283,28 @@ function madeText(id: string, made: Made, results: readonly RowResult[]): string
   const info = runtimeInfo();
   const builds = [...new Set(results.flatMap((r) => r.seeds.map((x) => x.s.versions.build ?? "TS reference")))].join(", ");
   const cmd = `npm run paper -- ${id} --seeds ${made.seeds.join(",")}${made.epochs ? ` --epochs ${made.epochs}` : ""}`;
+  if (made.report) {
+    return `Measured with \`${cmd}\` (rows possibly re-run alone with \`--only\`); this section was redrawn from the stored results ` +
+      `(results/${id}/) with \`npm run paper -- ${id} --report\` on ${made.date}, on ${info.runtime} ${info.runtimeVersion}, ${info.cpu}. SIMD build of the runs: ${builds || "—"}.`;
+  }
   return `Measured with \`${cmd}\`` +
     (made.only ? `; ${made.only} re-run alone on ${made.date} with \`--only ${made.only}\` (the other rows are read back from their results)` : ` on ${made.date}`) +
     ` on ${info.runtime} ${info.runtimeVersion}, ${info.cpu} (${info.cores} cores; one thread a run, ${made.jobs} run${made.jobs > 1 ? "s" : ""} at a time), ` +
     `engine ${info.engineVersion}, SIMD build ${builds || "—"}.`;
 }
 
-/** Final mean node accuracy against MiB sent per node, one point per row that sent anything (mean over seeds). */
+/** Final mean node accuracy against MiB sent per node, one point per row that sent anything (mean
+ * over seeds). The y axis fits the points (they differ by tenths of a point, not tens), every row is
+ * in the legend, and rows past the palette's tenth colour are rings instead of dots. */
 function bytesChart(title: string, results: readonly RowResult[]): string | null {
   const sending = results.filter((r) => r.seeds[0].s.messages.bytesSent > 0);
   if (!sending.length) return null;
   return lineChart({
-    title: `${title}: final mean node accuracy against MiB sent per node`, xLabel: "MiB sent per node", yLabel: "mean node accuracy (%)", yRange: [0, 100],
+    title: `${title}: final mean node accuracy against MiB sent per node`, xLabel: "MiB sent per node", yLabel: "mean node accuracy (%)",
+    legendMax: sending.length, legendWidth: 220, height: Math.max(420, 100 + 17 * sending.length),
+    xRange: [0, 1.05 * Math.max(...sending.map((r) => mean(r.seeds.map((x) => x.s.messages.bytesSent)) / r.seeds[0].s.topology.nodes / 2 ** 20))],
     series: sending.map((r, i) => ({
-      name: r.row.name, color: PALETTE[i % PALETTE.length], width: 2.5, legend: true,
+      name: r.row.name, color: PALETTE[i % PALETTE.length], width: 2.5, legend: true, marker: i < PALETTE.length ? "dot" : "ring",
       points: [[mean(r.seeds.map((x) => x.s.messages.bytesSent)) / r.seeds[0].s.topology.nodes / 2 ** 20, 100 * mean(r.seeds.map((x) => x.s.accuracy.mean))]] as [number, number][],
     })),
   });
@@ -473,7 +481,7 @@ async function main(argv: string[]): Promise<number> {
     const results: RowResult[] = p.rs.map((row) => ({
       row, seeds: p.seeds.map((seed) => readSeed(seedDir(root, p.id, row.name, seed), seed)).filter((x): x is SeedResult => x !== null),
     })).filter((r) => r.seeds.length > 0);
-    const made: Made = { seeds: p.seeds, epochs, only, jobs, date };
+    const made: Made = { seeds: p.seeds, epochs, only, jobs, date, report: !!flags.report };
     const fails = failures.filter((f) => f.task.id === p.id);
     const section = p.m.report === "time" ? timeSection(p.id, p.file, p.m, p.rs, results, fails, made, outDir)
       : p.m.report === "sweep" ? sweepSection(p.id, p.file, p.m, p.rs, results, fails, made, outDir)

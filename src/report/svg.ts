@@ -5,7 +5,7 @@
 // (and y ≤ 0 on a log axis) break a line into segments instead of throwing, so a run with NaN
 // losses or an empty series still renders. Many-series charts stay readable when the caller
 // draws per-node series thin and faint and the mean thick; the legend then folds the alike
-// per-node lines into one entry and lists at most LEGEND_MAX entries.
+// per-node lines into one entry and lists at most LEGEND_MAX entries (or the chart's legendMax).
 
 /** One line: points are [x, y] in data units. */
 export interface Series {
@@ -21,6 +21,9 @@ export interface Series {
   opacity?: number;
   /** Force the series in (true) or out (false) of the legend. */
   legend?: boolean;
+  /** How a lone point is marked: a filled dot (default) or a ring, so that series sharing a
+   * palette colour (past the tenth) stay apart in a scatter of single points. */
+  marker?: "dot" | "ring";
 }
 
 export interface LineChartOptions {
@@ -37,6 +40,9 @@ export interface LineChartOptions {
   /** Overall size in px; default 760 × 420. */
   width?: number;
   height?: number;
+  /** Most legend entries listed (default LEGEND_MAX), and the legend's width in px (default 170). */
+  legendMax?: number;
+  legendWidth?: number;
 }
 
 export const PALETTE = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"];
@@ -80,7 +86,7 @@ function chartId(o: LineChartOptions): string {
 /** Renders a line chart as a standalone SVG document string. */
 export function lineChart(o: LineChartOptions): string {
   const W = o.width ?? 760, H = o.height ?? 420;
-  const legendW = 170;
+  const legendW = o.legendWidth ?? 170, legendMax = o.legendMax ?? LEGEND_MAX;
   const m = { left: 72, right: legendW + 16, top: 40, bottom: 52 };
   const pw = Math.max(10, W - m.left - m.right), ph = Math.max(10, H - m.top - m.bottom);
   const logY = !!o.logY;
@@ -139,7 +145,9 @@ export function lineChart(o: LineChartOptions): string {
   out.push(`<title>${escapeXml(o.title)}</title>`);
   out.push(`<defs><clipPath id="${id}-plot"><rect x="${m.left}" y="${m.top}" width="${pw}" height="${ph}"/></clipPath></defs>`);
   out.push(`<rect x="0" y="0" width="${W}" height="${H}" fill="#ffffff"/>`);
-  out.push(`<text x="${f(m.left + pw / 2)}" y="24" text-anchor="middle" font-size="15" font-weight="600" fill="#222">${escapeXml(o.title)}</text>`);
+  // A long title shrinks to the chart's width (about 0.56 em a character) instead of running off its edges.
+  const titleSize = Math.max(9, Math.min(15, Math.floor((W - 16) / (0.56 * Math.max(1, o.title.length)))));
+  out.push(`<text x="${f(W / 2)}" y="24" text-anchor="middle" font-size="${titleSize}" font-weight="600" fill="#222">${escapeXml(o.title)}</text>`);
 
   // Gridlines and tick labels.
   out.push(`<g stroke="#e3e3e3" stroke-width="1">`);
@@ -180,7 +188,10 @@ export function lineChart(o: LineChartOptions): string {
     // A lone point has no length; mark it so it is visible.
     if (segments === 1 && lines === 0) {
       const [mx, my] = first.split(" ");
-      out.push(`<circle cx="${mx}" cy="${my}" r="${Math.max(2, (s.width ?? 1.5) * 1.5)}" fill="${escapeXml(colour(i))}" stroke="none"/>`);
+      const r = Math.max(2, (s.width ?? 1.5) * 1.5);
+      out.push(s.marker === "ring"
+        ? `<circle cx="${mx}" cy="${my}" r="${r + 1}" fill="#ffffff" stroke="${escapeXml(colour(i))}" stroke-width="2"/>`
+        : `<circle cx="${mx}" cy="${my}" r="${r}" fill="${escapeXml(colour(i))}" stroke="none"/>`);
     }
   }
   out.push(`</g>`);
@@ -192,7 +203,7 @@ export function lineChart(o: LineChartOptions): string {
   const style = (i: number) => `${colour(i)}|${o.series[i].width ?? 1.5}|${o.series[i].dash ?? ""}`;
   const candidates = o.series.map((_, i) => i).filter((i) => o.series[i].legend !== false);
   let entries: Entry[] = candidates.map((i) => ({ first: i, last: i, count: 1 }));
-  if (entries.length > LEGEND_MAX) {
+  if (entries.length > legendMax) {
     const grouped: Entry[] = [];
     for (const e of entries) {
       const g = grouped[grouped.length - 1];
@@ -201,7 +212,7 @@ export function lineChart(o: LineChartOptions): string {
     entries = grouped;
   }
   const rank = (e: Entry) => (o.series[e.first].legend === true ? 1e9 : 0) + (o.series[e.first].width ?? 1.5);
-  const shown = new Set([...entries].sort((a, b) => rank(b) - rank(a) || a.first - b.first).slice(0, LEGEND_MAX));
+  const shown = new Set([...entries].sort((a, b) => rank(b) - rank(a) || a.first - b.first).slice(0, legendMax));
   const clip = (t: string, n: number) => (t.length > n ? t.slice(0, n - 1) + "…" : t);
   const lx = m.left + pw + 14;
   let ly = m.top + 6, hidden = 0;
@@ -211,7 +222,9 @@ export function lineChart(o: LineChartOptions): string {
     const s = o.series[e.first];
     const dash = s.dash ? ` stroke-dasharray="${escapeXml(s.dash)}"` : "";
     out.push(`<line x1="${lx}" y1="${ly}" x2="${lx + 22}" y2="${ly}" stroke="${escapeXml(colour(e.first))}" stroke-width="${Math.max(1.5, Math.min(s.width ?? 1.5, 4))}"${dash}/>`);
-    const label = e.count === 1 ? clip(s.name, 22) : `${clip(s.name, 9)} … ${clip(o.series[e.last].name, 9)} (${e.count})`;
+    if (s.marker === "ring") out.push(`<circle cx="${lx + 11}" cy="${ly}" r="4" fill="#ffffff" stroke="${escapeXml(colour(e.first))}" stroke-width="2"/>`);
+    const chars = Math.max(22, Math.floor((legendW - 44) / 6.2));
+    const label = e.count === 1 ? clip(s.name, chars) : `${clip(s.name, 9)} … ${clip(o.series[e.last].name, 9)} (${e.count})`;
     out.push(`<text x="${lx + 28}" y="${ly + 4}">${escapeXml(label)}</text>`);
     ly += 17;
   }

@@ -111,6 +111,18 @@ test("many series (per-node thin + thick mean) stay legible: legend capped, mean
   assert.is(paths[paths.length - 1], 3);
 });
 
+test("a scatter of single points: legendMax lists every series, rings tell apart series that share a colour", () => {
+  const series: Series[] = Array.from({ length: 14 }, (_, i) => ({
+    name: `a-rather-long-run-name-${i}`, points: [[1000 * (i + 1), 93 + i / 4]], legend: true, marker: i < 10 ? "dot" : "ring",
+  }));
+  const svg = lineChart({ title: "t", xLabel: "MiB", yLabel: "%", series, legendMax: 14, legendWidth: 220 });
+  parseXml(svg);
+  assert.not.ok(svg.includes("more series"), "no entry left out");
+  for (let i = 0; i < 14; i++) assert.ok(svg.includes(`>a-rather-long-run-name-${i}</text>`), `series ${i} listed unclipped`);
+  assert.is((svg.match(/fill="#ffffff" stroke=/g) ?? []).length, 2 * 4, "four rings in the plot and four in the legend");
+  assert.ok(lineChart({ title: "t", xLabel: "x", yLabel: "y", series }).includes("… 2 more series"), "the default cap is 12");
+});
+
 test("ticks are round numbers covering the range", () => {
   assert.equal(niceTicks(0, 1), [0, 0.2, 0.4, 0.6, 0.8, 1]);
   assert.equal(niceTicks(0, 100, 5), [0, 20, 40, 60, 80, 100]);
