@@ -7,7 +7,8 @@
 // browser) is reached over the connection it dialed. A lost outbound connection is dialed again
 // with exponential backoff.
 //
-// Sending never blocks the caller: send() copies θ into a frame at once and puts it into one
+// Sending never blocks the caller: send() copies θ into a frame at once (sendFrame takes a frame
+// with θ already in it) and puts it into one
 // newest-wins slot per neighbour; a frame leaves the slot when that neighbour's socket has
 // written the previous one (ws's write callback; bufferedAmount as a second check), and a
 // newer snapshot replaces an unsent older one. So a slow link holds at most one frame in the
@@ -27,7 +28,7 @@ import { WebSocket, WebSocketServer, type RawData } from "ws";
 import { ConfigError } from "../errors.ts";
 import {
   decodeAuth, decodeFrame, decodeHello, encodeAuth, encodeHello, frameBytes, NONCE_BYTES, prepareFrame,
-  randomBytes, ReplayGuard, sealFrame, type Reason,
+  randomBytes, ReplayGuard, sealFrame, writeHeader, type FrameHeader, type Reason,
 } from "./wire.ts";
 
 /** A snapshot that passed every check, handed to onSnapshot. */
@@ -121,10 +122,13 @@ interface Conn {
   timer?: ReturnType<typeof setTimeout>;
 }
 
-/** A frame in a slot; ready once its MAC is written. */
+/** A frame in a slot; ready once its MAC is written. `holds`: the slots and socket writes that
+ * still need it; when the last lets go, `release` (sendFrame's caller's) is told. */
 interface Outgoing {
   readonly bytes: Uint8Array;
   ready: boolean;
+  holds: number;
+  release?: () => void;
 }
 
 /** Everything about one neighbour. */
@@ -252,22 +256,52 @@ export class Transport {
   send(to: number | readonly number[], step: number, sentAt: number, theta: Float32Array): void {
     if (this.closed) return;
     if (theta.length !== this.o.numParams) throw new RangeError(`θ has ${theta.length} floats, the model ${this.o.numParams}`);
+    this.queue(to, prepareFrame(this.header(step, sentAt), theta));
+  }
+
+  /**
+   * send() for a caller that wrote θ into the frame itself: `frame` is frameBytes(numParams) long
+   * with θ as little-endian f32 at HEADER_BYTES (the worker path: the training thread copies θ once,
+   * straight into the frame it transfers). The header and MAC are written into it in place; the
+   * transport holds it until every neighbour's socket has written it or a newer snapshot replaced
+   * it, then calls `release` (the buffer may be reused from then on; not called after close()).
+   */
+  sendFrame(to: number | readonly number[], step: number, sentAt: number, frame: Uint8Array, release?: () => void): void {
+    if (this.closed) return;
+    if (frame.length !== frameBytes(this.o.numParams)) throw new RangeError(`a frame of ${this.o.numParams} floats has ${frameBytes(this.o.numParams)} bytes, got ${frame.length}`);
+    this.queue(to, writeHeader(this.header(step, sentAt), frame), release);
+  }
+
+  private header(step: number, sentAt: number): FrameHeader {
+    return { fingerprint: this.o.fingerprint, from: this.o.id, epoch: this.o.epoch, step, sentAt };
+  }
+
+  /** Puts a prepared frame into each target's slot (replacing an unsent one) and signs it. */
+  private queue(to: number | readonly number[], bytes: Uint8Array, release?: () => void): void {
     const targets = typeof to === "number" ? [to] : to;
     const links = targets.map((id) => {
       const l = this.links.get(id);
       if (!l) throw new RangeError(`send to ${id}: not a neighbour`);
       return l;
     });
-    const out: Outgoing = { bytes: prepareFrame({ fingerprint: this.o.fingerprint, from: this.o.id, epoch: this.o.epoch, step, sentAt }, theta), ready: false };
+    // One hold per slot, and one while the MAC is being written (a frame replaced everywhere
+    // before then must not go back to its owner with the signature still to come).
+    const out: Outgoing = { bytes, ready: false, holds: links.length + 1, release };
     for (const l of links) {
-      if (l.slot) this.counts.replaced++;
+      if (l.slot) { this.counts.replaced++; this.letGo(l.slot); }
       l.slot = out;
       this.counts.sent++;
     }
     sealFrame(this.o.key, out.bytes).then(() => {
       out.ready = true;
       for (const l of links) this.flush(l);
-    }, (e: Error) => this.o.log?.(`transport: cannot sign a frame: ${e.message}`));
+      this.letGo(out);
+    }, (e: Error) => { this.o.log?.(`transport: cannot sign a frame: ${e.message}`); this.letGo(out); });
+  }
+
+  /** A slot or a socket write is done with f. */
+  private letGo(f: Outgoing): void {
+    if (--f.holds === 0 && !this.closed) f.release?.();
   }
 
   /** Counters so far (a copy). */
@@ -512,8 +546,9 @@ export class Transport {
     c.writing = true;
     const done = (err?: Error) => {
       c.writing = false;
-      if (err) { if (!link.slot) link.slot = f; } // keep it for the next connection unless a newer one came
-      else this.counts.delivered++;
+      if (err && !link.slot && !this.closed) { link.slot = f; return; } // keep it for the next connection unless a newer one came
+      if (!err) this.counts.delivered++;
+      this.letGo(f);
       if (!err) this.flush(link);
     };
     try {

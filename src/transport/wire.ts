@@ -163,10 +163,26 @@ function checkHeader(h: FrameHeader): void {
  * caller may change it as soon as this returns. sealFrame adds the MAC.
  */
 export function prepareFrame(header: FrameHeader, theta: Float32Array): Uint8Array {
-  checkHeader(header);
   const n = theta.length;
-  const frame = new Uint8Array(frameBytes(n));
-  const dv = new DataView(frame.buffer);
+  const frame = writeHeader(header, new Uint8Array(frameBytes(n)));
+  const dv = new DataView(frame.buffer, frame.byteOffset, frame.byteLength);
+  if (LITTLE_ENDIAN) new Float32Array(frame.buffer, frame.byteOffset + HEADER_BYTES, n).set(theta);
+  else for (let i = 0; i < n; i++) dv.setFloat32(HEADER_BYTES + 4 * i, theta[i], true);
+  return frame;
+}
+
+/** θ's place in a frame of n floats (little-endian f32 at HEADER_BYTES), for a caller that writes
+ * θ there itself on a little-endian machine; null elsewhere (prepareFrame converts). */
+export function payloadView(frame: Uint8Array, n: number): Float32Array | null {
+  return LITTLE_ENDIAN && (frame.byteOffset + HEADER_BYTES) % 4 === 0 ? new Float32Array(frame.buffer, frame.byteOffset + HEADER_BYTES, n) : null;
+}
+
+/** Writes the header of a frame whose θ [(length − header − MAC) / 4] is already in place; returns it. */
+export function writeHeader(header: FrameHeader, frame: Uint8Array): Uint8Array {
+  checkHeader(header);
+  const n = (frame.length - HEADER_BYTES - MAC_BYTES) / 4;
+  const dv = new DataView(frame.buffer, frame.byteOffset, frame.byteLength);
+  frame.fill(0, 0, HEADER_BYTES); // the padding between fields too: a reused buffer signs the same bytes as a fresh one
   dv.setUint32(0, FRAME_MAGIC, true);
   dv.setUint16(4, PROTOCOL_VERSION, true);
   frame.set(header.fingerprint, 8);
@@ -175,8 +191,6 @@ export function prepareFrame(header: FrameHeader, theta: Float32Array): Uint8Arr
   dv.setBigUint64(32, BigInt(header.step), true);
   dv.setFloat64(40, header.sentAt, true);
   dv.setUint32(48, 4 * n, true);
-  if (LITTLE_ENDIAN) new Float32Array(frame.buffer, HEADER_BYTES, n).set(theta);
-  else for (let i = 0; i < n; i++) dv.setFloat32(HEADER_BYTES + 4 * i, theta[i], true);
   return frame;
 }
 

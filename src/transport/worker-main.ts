@@ -10,6 +10,7 @@
 import { parentPort } from "node:worker_threads";
 import { importKey } from "./key.ts";
 import { Transport, type InboundSnapshot, type TransportStats } from "./links.ts";
+import { frameBytes, HEADER_BYTES, payloadView } from "./wire.ts";
 import type { FromWorker, ToWorker } from "./worker.ts";
 
 /** Snapshots per sender handed to the training thread and not yet acknowledged. */
@@ -75,12 +76,18 @@ function main(): void {
         return;
       }
       case "send": {
+        // The buffer is a frame with θ in place: the transport writes header and MAC around it and
+        // gives it back once written or replaced (a big-endian machine converts θ in a copy instead).
+        const frame = new Uint8Array(m.buf), n = (m.buf.byteLength - frameBytes(0)) / 4;
+        const back = () => post({ type: "taken", buf: m.buf }, [m.buf]);
         try {
-          t?.send(m.to, m.step, m.sentAt, new Float32Array(m.buf));
+          if (!t) back();
+          else if (payloadView(frame, n)) t.sendFrame(m.to, m.step, m.sentAt, frame, back);
+          else { t.send(m.to, m.step, m.sentAt, new Float32Array(m.buf, HEADER_BYTES, n)); back(); }
         } catch (e) {
           post({ type: "log", line: `transport: cannot send: ${(e as Error).message}` });
+          back();
         }
-        post({ type: "taken", buf: m.buf }, [m.buf]);
         return;
       }
       case "ack": {

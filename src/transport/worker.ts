@@ -7,11 +7,14 @@
 //
 // Glossary: n = numParams (floats in θ).
 //
-// Outbound: send() copies θ [n] once into a buffer (recycled) and transfers it to the worker,
-// which frames, signs and sends it as Transport.send does, then transfers the buffer back. At
-// most MAX_IN_FLIGHT buffers are with the worker; beyond that a snapshot waits here in one
-// newest-wins slot per neighbour (a newer one replaces it, counted as replaced), so a stalled
-// worker or socket never makes send() wait or memory grow.
+// Outbound: send() copies θ [n] once, straight to its place in a frame-sized buffer (recycled),
+// and transfers it to the worker, whose Transport.sendFrame writes the header and MAC around it
+// and sends it: θ is copied once per send. The buffer comes back when every neighbour's socket
+// has written it or a newer snapshot replaced it. At most maxInFlight buffers are with the worker
+// (two per neighbour — one in its slot, one being written — and two more, so a stalled neighbour
+// never blocks the others); beyond that a snapshot waits here in one newest-wins slot per
+// neighbour (a newer one replaces it, counted as replaced), so a stalled worker or socket never
+// makes send() wait or memory grow.
 // Inbound: the worker transfers each good snapshot in the buffer it arrived in (θ is a view at
 // byte offset 56 of the frame; or Transport's own copy of θ, made in the worker, when the frame
 // shared its memory): no copy on this thread. Main acknowledges it after onSnapshot, and the
@@ -20,13 +23,14 @@
 //
 // Message protocol (ToWorker from here, FromWorker from the worker):
 //   start {opts, key} → ready {address, stats} | failed {name, message}
-//   send {to, step, sentAt, buf}  → taken {buf}     (buf transferred both ways)
+//   send {to, step, sentAt, buf}  → taken {buf}     (buf, a frame with θ in place, transferred both ways)
 //   snap {from, epoch, step, sentAt, buf, offset, length, stats} → ack {from}
 //   peer {id, addr}; stats → stats; log {line}; close → closed {stats}
 import { Worker } from "node:worker_threads";
 import { ConfigError } from "../errors.ts";
 import { KEY_BYTES } from "./key.ts";
 import type { InboundSnapshot, TransportOptions, TransportStats } from "./links.ts";
+import { frameBytes, HEADER_BYTES } from "./wire.ts";
 
 export interface WorkerTransportOptions extends Omit<TransportOptions, "key"> {
   /** The cluster key's 32 raw bytes (loadClusterKey); imported in the worker. */
@@ -55,8 +59,8 @@ export type FromWorker =
   | { type: "log"; line: string }
   | { type: "closed"; stats?: TransportStats };
 
-/** Send buffers with the worker at once; more wait in the per-neighbour slots. */
-const MAX_IN_FLIGHT = 4;
+/** Send buffers with the worker at once, per neighbour, plus EXTRA_IN_FLIGHT; more wait here. */
+const IN_FLIGHT_PER_PEER = 2, EXTRA_IN_FLIGHT = 2;
 /**
  * Send buffers made (and written once) at start: one being filled, one with the worker, one on its
  * way back covers a send per step. A fresh 721 KiB buffer costs ~2 ms of page faults on first write.
@@ -80,6 +84,7 @@ export class WorkerTransport {
   private readonly free: ArrayBuffer[] = [];
   private readonly waiting: Waiting[] = [];
   private inFlight = 0;
+  private readonly maxInFlight: number;
   private sent = 0;
   private replaced = 0;
   private last: TransportStats;
@@ -126,7 +131,8 @@ export class WorkerTransport {
     stats: TransportStats,
   ) {
     this.last = stats;
-    for (let i = 0; i < PREALLOCATED; i++) this.free.push(new Float32Array(o.numParams).fill(0).buffer);
+    this.maxInFlight = IN_FLIGHT_PER_PEER * o.peers.size + EXTRA_IN_FLIGHT;
+    for (let i = 0; i < PREALLOCATED; i++) this.free.push(new Uint8Array(frameBytes(o.numParams)).fill(0).buffer);
     w.on("message", (m: FromWorker) => this.onMessage(m));
     w.on("error", (e: Error) => { this.dead = true; this.o.log?.(`transport: worker failed: ${e.message}`); this.onClosed(); });
     w.on("exit", () => { this.dead = true; this.onClosed(); });
@@ -160,8 +166,8 @@ export class WorkerTransport {
       for (const id of targets) if (wt.to.delete(id)) this.replaced++;
       if (wt.to.size === 0) { this.waiting.splice(i, 1); this.recycle(wt.buf); }
     }
-    const buf = this.free.pop() ?? new ArrayBuffer(4 * this.o.numParams);
-    new Float32Array(buf).set(theta);
+    const buf = this.free.pop() ?? new ArrayBuffer(frameBytes(this.o.numParams));
+    new Float32Array(buf, HEADER_BYTES, this.o.numParams).set(theta); // θ's one copy: where the frame carries it (little-endian machines; the worker converts elsewhere)
     this.waiting.push({ to: new Set(targets), step, sentAt, buf });
     this.pump();
   }
@@ -197,7 +203,7 @@ export class WorkerTransport {
 
   /** Gives waiting snapshots to the worker while it has room, oldest first. */
   private pump(): void {
-    while (this.inFlight < MAX_IN_FLIGHT && this.waiting.length > 0) {
+    while (this.inFlight < this.maxInFlight && this.waiting.length > 0) {
       const wt = this.waiting.shift()!;
       this.inFlight++;
       this.post({ type: "send", to: [...wt.to], step: wt.step, sentAt: wt.sentAt, buf: wt.buf }, [wt.buf]);
@@ -206,7 +212,7 @@ export class WorkerTransport {
 
   /** Keeps a returned buffer for the next send, up to one per possible holder. */
   private recycle(buf: ArrayBuffer): void {
-    if (this.free.length < MAX_IN_FLIGHT + this.o.peers.size) this.free.push(buf);
+    if (this.free.length < this.maxInFlight + this.o.peers.size) this.free.push(buf);
   }
 
   private onMessage(m: FromWorker): void {

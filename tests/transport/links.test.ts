@@ -56,6 +56,40 @@ test("two transports exchange snapshots both ways, bit for bit, in order", async
   }
 });
 
+test("sendFrame: θ written in place by the caller arrives bit for bit; each frame is released once, after it is written or replaced, and can be reused", async () => {
+  const { a, b, close } = await pair();
+  try {
+    const released = new Map<number, number>();
+    const frames: Uint8Array[] = [];
+    const fill = (f: Uint8Array, s: number) => new Float32Array(f.buffer, f.byteOffset + HEADER_BYTES, N).set(thetaOf(s));
+    // A burst of 40 to neighbour 1: most are replaced in its slot before they are written.
+    for (let s = 1; s <= 40; s++) {
+      const f = new Uint8Array(frameBytes(N));
+      fill(f, s);
+      frames.push(f);
+      a.t.sendFrame(1, s, s, f, () => released.set(s, (released.get(s) ?? 0) + 1));
+    }
+    await until(() => b.got.some((g) => g.step === 40) && released.size === 40, "the newest snapshot, and every frame back");
+    assert.ok([...released.values()].every((c) => c === 1), "each released exactly once");
+    assert.equal(bits(b.got.at(-1)!.theta), bits(thetaOf(40)));
+    const st = a.t.stats();
+    assert.is(st.delivered + st.replaced, 40);
+    // A released frame is the caller's again: refilled and sent, it carries the new θ and step.
+    const again = frames[0];
+    fill(again, 77);
+    let back = 0;
+    a.t.sendFrame([1], 77, 77.5, again, () => back++);
+    await until(() => b.got.some((g) => g.step === 77) && back === 1, "the reused frame");
+    const g = b.got.find((x) => x.step === 77)!;
+    assert.equal({ from: g.from, sentAt: g.sentAt }, { from: 0, sentAt: 77.5 });
+    assert.equal(bits(g.theta), bits(thetaOf(77)));
+    assert.throws(() => a.t.sendFrame(1, 78, 78, new Uint8Array(frameBytes(N) - 4)), /a frame of 4096 floats has/);
+    assert.equal(b.t.stats().rejected, {});
+  } finally {
+    await close();
+  }
+});
+
 test("send() returns at once: a burst leaves only the newest snapshot per neighbour", async () => {
   const { a, b, close } = await pair();
   try {

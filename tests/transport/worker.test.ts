@@ -96,6 +96,32 @@ test("send() returns at once: a burst leaves only the newest snapshot per neighb
   }
 });
 
+test("a stalled neighbour keeps none of the send buffers from the others: a good neighbour still gets the newest", async () => {
+  const big = 1 << 18; // 1 MB frames: the stalled socket's buffers fill after a few
+  const a = await wnode(0, [[1, null], [2, null]], { numParams: big });
+  const b = await wnode(1, [[0, a.addr]], { numParams: big });
+  a.t.setPeerAddress(1, b.addr);
+  const c = new Client(a.addr);
+  try {
+    assert.ok(await c.handshake(2));
+    await until(() => a.t.stats().connected.includes(1) && a.t.stats().connected.includes(2) && b.t.stats().connected.includes(0), "both neighbours to connect");
+    c.ws.pause();
+    let slowest = 0;
+    for (let s = 1; s <= 60; s++) {
+      const t0 = performance.now();
+      a.t.send([1, 2], s, s, thetaOf(s, big));
+      slowest = Math.max(slowest, performance.now() - t0);
+      await new Promise((r) => setTimeout(r, 3));
+    }
+    await until(() => b.got.some((g) => g.step === 60), "the good neighbour to get the newest snapshot");
+    assert.equal(bits(b.got.at(-1)!.theta), bits(thetaOf(60, big)));
+    assert.ok(slowest < 100, `send() took up to ${slowest.toFixed(1)} ms`);
+  } finally {
+    c.close();
+    await Promise.all([a.t.close(), b.t.close()]);
+  }
+});
+
 test("a peer holding another key is refused and counted; a good peer still gets through", async () => {
   const a = await wnode(0, [[1, null], [2, null]]);
   const rogue = await wnode(2, [[0, a.addr]], { key: generateKey() });
