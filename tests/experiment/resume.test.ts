@@ -106,7 +106,9 @@ test("output locations are checked before training: a file, a path under a file,
 // code 130; --resume finishes it with the uninterrupted run's metrics.
 test("CLI: SIGINT writes a checkpoint and an interrupted summary within 2 s (exit 130); --resume completes it identically", async () => {
   const flags = ["run", "--model", "mlp", "--nodes", "4", "--split", "classes:2", "--drop", "0.2", "--train-limit", "2000",
-    "--test-limit", "200", "--eval-samples", "100", "--step-cost", "0.04", "--eval-every", "0.5", "--seed", "3", "--epochs", "30"];
+    // 90 epochs: long enough (2–6 s) that the SIGINT sent 1 s after the header lands mid-run on a
+    // fast machine too; at 30 a quick run had once finished, and released its handlers, before it.
+    "--test-limit", "200", "--eval-samples", "100", "--step-cost", "0.04", "--eval-every", "0.5", "--seed", "3", "--epochs", "90"];
   const whole = out(), d = out();
   const ref = await cdl([...flags, "--out", whole, "--quiet"]);
   assert.is(ref.code, 0, ref.out);
