@@ -299,13 +299,14 @@ function madeText(id: string, made: Made, results: readonly RowResult[]): string
 function bytesChart(title: string, results: readonly RowResult[]): string | null {
   const sending = results.filter((r) => r.seeds[0].s.messages.bytesSent > 0);
   if (!sending.length) return null;
+  const mib = (r: RowResult) => mean(r.seeds.map((x) => x.s.messages.bytesSent)) / r.seeds[0].s.topology.nodes / 2 ** 20;
   return lineChart({
     title: `${title}: final mean node accuracy against MiB sent per node`, xLabel: "MiB sent per node", yLabel: "mean node accuracy (%)",
     legendMax: sending.length, legendWidth: 220, height: Math.max(420, 100 + 17 * sending.length),
-    xRange: [0, 1.05 * Math.max(...sending.map((r) => mean(r.seeds.map((x) => x.s.messages.bytesSent)) / r.seeds[0].s.topology.nodes / 2 ** 20))],
+    xRange: [0, 1.05 * Math.max(...sending.map(mib))],
     series: sending.map((r, i) => ({
       name: r.row.name, color: PALETTE[i % PALETTE.length], width: 2.5, legend: true, marker: i < PALETTE.length ? "dot" : "ring",
-      points: [[mean(r.seeds.map((x) => x.s.messages.bytesSent)) / r.seeds[0].s.topology.nodes / 2 ** 20, 100 * mean(r.seeds.map((x) => x.s.accuracy.mean))]] as [number, number][],
+      points: [[mib(r), 100 * mean(r.seeds.map((x) => x.s.accuracy.mean))]] as [number, number][],
     })),
   });
 }

@@ -165,9 +165,12 @@ function checkHeader(h: FrameHeader): void {
 export function prepareFrame(header: FrameHeader, theta: Float32Array): Uint8Array {
   const n = theta.length;
   const frame = writeHeader(header, new Uint8Array(frameBytes(n)));
-  const dv = new DataView(frame.buffer, frame.byteOffset, frame.byteLength);
-  if (LITTLE_ENDIAN) new Float32Array(frame.buffer, frame.byteOffset + HEADER_BYTES, n).set(theta);
-  else for (let i = 0; i < n; i++) dv.setFloat32(HEADER_BYTES + 4 * i, theta[i], true);
+  const view = payloadView(frame, n);
+  if (view) view.set(theta);
+  else {
+    const dv = new DataView(frame.buffer, frame.byteOffset, frame.byteLength);
+    for (let i = 0; i < n; i++) dv.setFloat32(HEADER_BYTES + 4 * i, theta[i], true);
+  }
   return frame;
 }
 
