@@ -33,7 +33,8 @@ connections signed with a fresh cluster key; their outputs merged into --out lik
 (metrics.jsonl, summary.json, report.html). The run's flags are cdl run's; live defaults: --budget
 steps, --latency 0 --bandwidth inf (the real network's delay only). Fault injection at the sender:
 --drop, --link-mtbf/--link-mttr, --latency, --jitter.
-Algorithms: cdl, cdl-on-receive, isolated (fedavg and dpsgd run only in the simulator).`;
+Algorithms: cdl, cdl-on-receive, isolated (fedavg and dpsgd run only in the simulator). θ on the
+wire: --compress f32, f16 or int8 (the difference codecs run only in the simulator).`;
 
 export async function clusterCommand(argv: string[]): Promise<number> {
   if (argv.includes("--help") || argv.includes("-h")) {
@@ -62,7 +63,7 @@ export async function clusterCommand(argv: string[]): Promise<number> {
       const pct = (x: number) => `${(100 * x).toFixed(2)}%`;
       console.log([
         `final accuracy on ${s.testEvaluated} test samples${s.interrupted ? " (interrupted)" : ""}:`,
-        ...s.accuracy.perNode.map((a, i) => `  node ${String(i).padStart(3)} (${s.messages.perNode[i].runtime.padEnd(4)}) ${pct(a).padStart(7)}   steps ${s.steps.perNode[i]}   sent ${s.messages.perNode[i].sent}, received ${s.messages.perNode[i].received}, reconnects ${s.messages.perNode[i].reconnects}`),
+        ...s.accuracy.perNode.map((a, i) => `  node ${String(i).padStart(3)} (${s.messages.perNode[i].runtime.padEnd(4)}) ${pct(a).padStart(7)}   steps ${s.steps.perNode[i]}   sent ${s.messages.perNode[i].sent} (${(s.messages.perNode[i].bytes / 2 ** 20).toFixed(1)} MiB), received ${s.messages.perNode[i].received}, reconnects ${s.messages.perNode[i].reconnects}`),
         `  mean ${pct(s.accuracy.mean)}   min ${pct(s.accuracy.min)}   max ${pct(s.accuracy.max)}   mean model θ̄ ${pct(s.meanModelAccuracy)}`,
         `consensus distance: mean ${s.consensusDistance.mean.toPrecision(3)}, max ${s.consensusDistance.max.toPrecision(3)}; ${s.kills.length} kills; wall ${s.wallSeconds.toFixed(1)} s`,
         ...(s.twin?.accuracy ? [`simulated twin (${s.out}/twin): mean ${pct(s.twin.accuracy.mean)}, ${(100 * (s.accuracy.mean - s.twin.accuracy.mean)).toFixed(2)} points from the cluster's`] : []),

@@ -59,7 +59,8 @@ export function parseListen(spec: string): { host: string; port: number } {
 const NODE_SUMMARY = `One node of a Consensus Driven Learning run as its own process, talking to its neighbours over
 the network (WebSocket, every message signed with the cluster key). Give it the run's flags (the same
 on every node: they fix the topology, the data split, the initial model) plus its own below.
-Algorithms: ${LIVE_ALGORITHMS.join(", ")} (fedavg and dpsgd run only in the simulator). Budgets: --budget
+Algorithms: ${LIVE_ALGORITHMS.join(", ")} (fedavg and dpsgd run only in the simulator). θ on the wire:
+--compress f32, f16 or int8 (the difference codecs run only in the simulator). Budgets: --budget
 steps (the live default) or --budget time with --step-cost SECONDS (a normal node's wall time per step).
 SIGINT/SIGTERM: finish the step, checkpoint, write the node's summary marked interrupted, exit; --resume
 continues from the checkpoint in --out. Example, node 1 of a 3-node ring:

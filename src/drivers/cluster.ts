@@ -18,7 +18,7 @@ import { generateKey, writeKeyFile } from "../transport/key.ts";
 import { SETTING_KEYS, type RunConfig } from "../experiment/config.ts";
 import { avg } from "../experiment/recorder.ts";
 import { buildWorld } from "../experiment/world.ts";
-import { LIVE_ALGORITHMS, type LiveRecord, type LiveSummary } from "./live.ts";
+import { compressProblem, LIVE_ALGORITHMS, type LiveRecord, type LiveSummary } from "./live.ts";
 
 export const RUNTIMES = ["node", "bun", "deno"] as const;
 export type RuntimeName = (typeof RUNTIMES)[number];
@@ -51,8 +51,8 @@ export interface ClusterSummary {
   consensusDistance: { mean: number; max: number };
   testEvaluated: number;
   steps: { perNode: number[]; budget: number };
-  /** Per node: the transport's counters (sent, delivered, received, rejected by reason, reconnects) and injected drops. */
-  messages: { perNode: { node: number; runtime: RuntimeName; sent: number; delivered: number; received: number; rejected: Record<string, number>; reconnects: number; injectedDrops: number; replaced: number }[] };
+  /** Per node: the transport's counters (sent, delivered and their bytes, received, rejected by reason, reconnects) and injected drops. */
+  messages: { perNode: { node: number; runtime: RuntimeName; sent: number; delivered: number; bytes: number; received: number; rejected: Record<string, number>; reconnects: number; injectedDrops: number; replaced: number }[] };
   kills: { t: number; node: number; restartedAt: number | null }[];
   /** The simulator's reading of this run, on the clock its nodes measured (null: nobody learned). */
   twin: Twin | null;
@@ -103,6 +103,9 @@ export function twinOf(cfg: RunConfig, nodes: readonly Pick<LiveSummary, "clock"
   return { stepCost: round(stepCost), latency: round(latency), jitter: round(jitter), loss: round(loss), drop, settings, command };
 }
 
+/** Bytes as MiB with one decimal. */
+const mib = (bytes: number) => (bytes / 2 ** 20).toFixed(1);
+
 const root = fileURLToPath(new URL(import.meta.url.includes("/dist/") ? "../../../" : "../../", import.meta.url));
 
 /** The command that runs `cdl …` on a runtime: Node the compiled CLI, Bun and Deno the sources. */
@@ -144,6 +147,8 @@ export async function runCluster(cfg: RunConfig, o: ClusterOptions): Promise<Clu
   if (!(LIVE_ALGORITHMS as readonly string[]).includes(cfg.algorithm)) {
     throw new ConfigError(`--algorithm ${cfg.algorithm} runs only in the simulator (cdl run): a cluster runs ${LIVE_ALGORITHMS.join(", ")}`);
   }
+  const codec = compressProblem(cfg);
+  if (codec) throw new ConfigError(codec);
   const out = prepareDir(cfg.out ?? join("runs", `cluster-${new Date().toISOString().replace(/[:.]/g, "-")}`), "--out");
   if (existsSync(join(out, "summary.json"))) throw new ConfigError(`--out ${out} already holds a run (summary.json); choose another directory or remove it`);
   const n = cfg.nodes;
@@ -268,7 +273,7 @@ async function mergeCluster(cfg: RunConfig, out: string, runtimes: RuntimeName[]
     steps: { perNode: nodes.map((s) => s.steps), budget: nodes[0].budget },
     messages: {
       perNode: nodes.map((s, i) => ({
-        node: i, runtime: runtimes[i % runtimes.length], sent: s.transport.sent, delivered: s.transport.delivered, received: s.transport.received,
+        node: i, runtime: runtimes[i % runtimes.length], sent: s.transport.sent, delivered: s.transport.delivered, bytes: s.transport.bytes ?? 0, received: s.transport.received,
         rejected: s.transport.rejected as Record<string, number>, reconnects: s.transport.reconnects, injectedDrops: s.injected.dropped, replaced: s.transport.replaced,
       })),
     },
@@ -289,7 +294,7 @@ async function mergeCluster(cfg: RunConfig, out: string, runtimes: RuntimeName[]
     series: [...perNode, { name: "mean over nodes", points: evals.map((e) => [e.t, 100 * e.meanAccuracy]), color: "#000", width: 3, legend: true }],
   });
   writeAtomic(join(out, "accuracy.svg"), chart);
-  const table = summary.messages.perNode.map((m) => `node ${m.node} (${m.runtime}): sent ${m.sent}, delivered ${m.delivered}, received ${m.received}, ` +
+  const table = summary.messages.perNode.map((m) => `node ${m.node} (${m.runtime}): sent ${m.sent}, delivered ${m.delivered} (${mib(m.bytes)} MiB, ${cfg.compress}), received ${m.received}, ` +
     `rejected ${Object.entries(m.rejected).map(([r, c]) => `${r} ${c}`).join(" ") || "0"}, reconnects ${m.reconnects}, dropped by --drop/--link-mtbf ${m.injectedDrops}, replaced unsent ${m.replaced}`).join("\n");
   writeAtomic(join(out, "report.html"), htmlReport(`live ${cfg.algorithm} on ${w.ds.name}: ${n} processes, ${w.topology.name}, ${cfg.split}`, [
     { heading: "Test accuracy over time", svg: chart },

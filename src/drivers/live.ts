@@ -19,12 +19,13 @@
 import { join } from "node:path";
 import { ConfigError } from "../errors.ts";
 import { prepareDir, writeAtomic } from "../io/dirs.ts";
-import { agree, agreeDeadline, clockStep, due, fresh, learn, receive, snapshot } from "../node/program.ts";
+import { levelBytes, parseCompression } from "../node/compress.ts";
+import { agree, agreeDeadline, clockStep, due, fresh, learn, ownCopy, receive, snapshot } from "../node/program.ts";
 import { runtimeInfo } from "../runtime.ts";
 import { importKey } from "../transport/key.ts";
 import { Transport, type TransportStats } from "../transport/links.ts";
 import { WorkerTransport } from "../transport/worker.ts";
-import { modelFingerprint, toHex } from "../transport/wire.ts";
+import { modelFingerprint, toHex, type EncodedTheta } from "../transport/wire.ts";
 import type { Dataset } from "../data/dataset.ts";
 import { applyCheckpoint, readCheckpoint, writeCheckpoint } from "../experiment/checkpoint.ts";
 import type { RunConfig } from "../experiment/config.ts";
@@ -103,6 +104,13 @@ const MAX_AGES = 20000;
 const yieldToIo = (): Promise<void> =>
   new Promise((r) => (typeof setImmediate === "function" ? setImmediate(r) : setTimeout(r, 0)));
 
+/** Why a live node cannot send θ as --compress says, or null: live frames carry the level codecs only. */
+export function compressProblem(cfg: RunConfig): string | null {
+  const c = cfg.compress ?? "f32";
+  return parseCompression(c).kind === "level" ? null
+    : `--compress ${c} runs only in the simulator: a difference codec needs every message of a link in order, and a live link skips to the newest snapshot; live nodes send f32, f16 or int8`;
+}
+
 /** Checks a config for a live node; returns the problems (empty: fine). */
 export function liveProblems(cfg: RunConfig, o: Pick<LiveOptions, "id" | "peers">, adj: readonly number[]): string[] {
   const p: string[] = [];
@@ -112,7 +120,8 @@ export function liveProblems(cfg: RunConfig, o: Pick<LiveOptions, "id" | "peers"
   if (cfg.budget === "time" && cfg.stepCost === undefined && !Number.isFinite(cfg.timeLimit)) {
     p.push("--budget time on the wall clock needs --step-cost SECONDS (a normal node's step time) or a --time-limit; or use --budget steps");
   }
-  if ((cfg.compress ?? "f32") !== "f32") p.push(`--compress ${cfg.compress} is simulated only for now: live frames carry θ as f32`);
+  const c = compressProblem(cfg);
+  if (c) p.push(c);
   const missing = adj.filter((j) => !o.peers.has(j));
   if (missing.length) p.push(`--peers has no address for neighbour${missing.length > 1 ? "s" : ""} ${missing.join(", ")} of node ${o.id} on ${cfg.topology}`);
   const strangers = [...o.peers.keys()].filter((j) => !adj.includes(j));
@@ -154,7 +163,7 @@ export async function runLiveNode(cfg: RunConfig, o: LiveOptions): Promise<LiveS
     ? (opts: Omit<Parameters<typeof WorkerTransport.start>[0], "key">) => WorkerTransport.start({ ...opts, key: o.key })
     : async (opts: Omit<Parameters<typeof Transport.start>[0], "key">) => Transport.start({ ...opts, key: await importKey(o.key) });
   const transport = await startTransport({
-    id: o.id, fingerprint, numParams: w.plan.numParams, host: o.host, port: o.port,
+    id: o.id, fingerprint, numParams: w.plan.numParams, tensors: w.tensors, host: o.host, port: o.port,
     peers: new Map([...o.peers].map(([j, a]) => [j, a] as [number, string | null])), log,
     onSnapshot: (m) => {
       const snap: Snapshot = { from: m.from, step: m.step, sentAt: (m.sentAt - o.startAt) / 1000, theta: m.theta, finite: true, holders: 1 };
@@ -189,10 +198,15 @@ export async function runLiveNode(cfg: RunConfig, o: LiveOptions): Promise<LiveS
   let lingerFrom = Infinity;
   const injected = { dropped: 0, delayed: 0 };
   const timers = new Set<ReturnType<typeof setTimeout>>();
-  /** Sends node s's snapshot to every neighbour, through the fault-injection model. */
+  // Under --compress f16/int8, snapshot() encodes θ into w.wire (and gives the node what its
+  // neighbours decode, for agree's `own`): those bytes are what the frame carries. They stay
+  // valid until the node's next snapshot, i.e. through this step's share.
+  const codec = w.compression.kind === "level" ? w.compression.codec : "f32";
+  const encoded = (): EncodedTheta => ({ codec, bytes: w.wire.subarray(0, levelBytes(codec, w.tensors)) });
+  /** Sends node s's snapshot (taken this step) to every neighbour, through the fault-injection model. */
   const share = (snap: Snapshot, t: number) => {
     const sentAt = o.startAt + snap.sentAt * 1000, direct: number[] = [];
-    let injectedNow = 0;
+    let injectedNow = 0, payload: Float32Array | EncodedTheta = codec === "f32" ? snap.theta : encoded(), kept = false;
     for (const j of w.topology.adj[o.id]) {
       const r = w.network.send(o.id, j, w.messageBytes, t);
       if (!r.delivered) { injected.dropped++; continue; }
@@ -201,10 +215,12 @@ export async function runLiveNode(cfg: RunConfig, o: LiveOptions): Promise<LiveS
       injected.delayed++;
       injectedNow++;
       snap.holders++;
-      const timer = setTimeout(() => { timers.delete(timer); transport.send(j, snap.step, sentAt, snap.theta); letGo(snap); }, delay);
+      if (!kept && codec !== "f32") { payload = { codec, bytes: (payload as EncodedTheta).bytes.slice() }; kept = true; } // outlives w.wire
+      const later = payload;
+      const timer = setTimeout(() => { timers.delete(timer); transport.send(j, snap.step, sentAt, later); letGo(snap); }, delay);
       timers.add(timer);
     }
-    if (direct.length) transport.send(direct, snap.step, sentAt, snap.theta);
+    if (direct.length) transport.send(direct, snap.step, sentAt, payload);
     if (snap.step <= s.budgetSteps) offered += direct.length + injectedNow;
   };
   const testCount = Math.min(cfg.testLimit ?? w.ds.test.count, w.ds.test.count);
@@ -241,7 +257,7 @@ export async function runLiveNode(cfg: RunConfig, o: LiveOptions): Promise<LiveS
       if (!learnSteps++) learnFrom = t;
     } else s.agreeSteps++;
     const early = sends && d.share && cfg.snapshot === "post-learn" ? snapshot(w, s, t, pool.pop()) : null;
-    if (d.agree) agree(w, s, fresh(w, s, t));
+    if (d.agree) agree(w, s, fresh(w, s, t), cfg.weights, ownCopy(w, early));
     if (sends && d.share) {
       const snap = early ?? snapshot(w, s, t, pool.pop());
       snap.holders++;

@@ -7,8 +7,9 @@
 // browser) is reached over the connection it dialed. A lost outbound connection is dialed again
 // with exponential backoff.
 //
-// Sending never blocks the caller: send() copies θ into a frame at once (sendFrame takes a frame
-// with θ already in it) and puts it into one
+// Sending never blocks the caller: send() copies θ (as f32, or already encoded by a level codec of
+// --compress: f16, int8) into a frame at once (sendFrame takes a frame with θ already in it) and
+// puts it into one
 // newest-wins slot per neighbour; a frame leaves the slot when that neighbour's socket has
 // written the previous one (ws's write callback; bufferedAmount as a second check), and a
 // newer snapshot replaces an unsent older one. So a slow link holds at most one frame in the
@@ -27,9 +28,10 @@ import type { Duplex } from "node:stream";
 import { WebSocket, WebSocketServer, type RawData } from "ws";
 import { ConfigError } from "../errors.ts";
 import {
-  decodeAuth, decodeFrame, decodeHello, encodeAuth, encodeHello, frameBytes, NONCE_BYTES, prepareFrame,
-  randomBytes, ReplayGuard, sealFrame, writeHeader, type FrameHeader, type Reason,
+  decodeAuth, decodeFrame, decodeHello, encodeAuth, encodedFrameBytes, encodeHello, frameBytes, NONCE_BYTES, prepareEncodedFrame,
+  prepareFrame, randomBytes, ReplayGuard, sealFrame, wholeTheta, writeHeader, type EncodedTheta, type FrameHeader, type Reason,
 } from "./wire.ts";
+import { levelBytes, type LevelCodec, type Tensor } from "../node/compress.ts";
 
 /** A snapshot that passed every check, handed to onSnapshot. */
 export interface InboundSnapshot {
@@ -52,6 +54,8 @@ export interface TransportOptions {
   fingerprint: Uint8Array;
   /** Floats in θ: sizes the frames and ws's maxPayload. */
   numParams: number;
+  /** θ's tensors (compress.ts tensorsOf): int8 frames carry a scale for each. Default: θ as one tensor. */
+  tensors?: readonly Tensor[];
   /** Neighbour id → "host:port" to dial ("[::1]:7001" for IPv6), or null to only accept its connections. */
   peers: ReadonlyMap<number, string | null>;
   /** Called once for each good, new snapshot. */
@@ -86,6 +90,8 @@ export interface TransportStats {
   sent: number;
   /** Frames written to a socket (its write completed). */
   delivered: number;
+  /** Bytes of those frames (header, θ as encoded, MAC; not WebSocket's or TCP's framing). */
+  bytes: number;
   /** Unsent snapshots replaced in a slot by a newer one. */
   replaced: number;
   /** Good snapshots handed to onSnapshot. */
@@ -182,7 +188,7 @@ export class Transport {
   private readonly maxFrame: number;
   private pinger?: ReturnType<typeof setInterval>;
   private closed = false;
-  private readonly counts = { sent: 0, delivered: 0, replaced: 0, received: 0, superseded: 0, dials: 0, reconnects: 0 };
+  private readonly counts = { sent: 0, delivered: 0, bytes: 0, replaced: 0, received: 0, superseded: 0, dials: 0, reconnects: 0 };
   private readonly rejected: Partial<Record<Reason, number>> = {};
   private readonly byPeer: Record<string, Partial<Record<Reason, number>>> = {};
 
@@ -198,7 +204,7 @@ export class Transport {
     if (!(Number.isInteger(opts.id) && opts.id >= 0 && opts.id <= 0xffff_ffff)) throw new RangeError(`node id must be a u32, got ${opts.id}`);
     this.o = {
       host: "127.0.0.1", port: 0, epoch: Date.now(), handshakeTimeoutMs: 5000, maxPerPeer: 2, maxPendingPerAddress: 4,
-      maxPending: 64, backoffMs: 100, maxBackoffMs: 5000, pingIntervalMs: 10_000, ...opts,
+      maxPending: 64, backoffMs: 100, maxBackoffMs: 5000, pingIntervalMs: 10_000, tensors: wholeTheta(opts.numParams), ...opts,
     };
     this.maxFrame = frameBytes(opts.numParams);
     for (const [id, addr] of opts.peers) {
@@ -250,30 +256,38 @@ export class Transport {
   }
 
   /**
-   * Sends θ [numParams] taken at `step` to each neighbour in `to`, without waiting: θ is copied
-   * before this returns, and a snapshot not yet written to a neighbour's socket is replaced.
+   * Sends θ [numParams] taken at `step` to each neighbour in `to`, without waiting: θ (f32, or
+   * encoded by a level codec) is copied before this returns, and a snapshot not yet written to a
+   * neighbour's socket is replaced.
    */
-  send(to: number | readonly number[], step: number, sentAt: number, theta: Float32Array): void {
+  send(to: number | readonly number[], step: number, sentAt: number, theta: Float32Array | EncodedTheta): void {
     if (this.closed) return;
-    if (theta.length !== this.o.numParams) throw new RangeError(`θ has ${theta.length} floats, the model ${this.o.numParams}`);
-    this.queue(to, prepareFrame(this.header(step, sentAt), theta));
+    if (theta instanceof Float32Array) {
+      if (theta.length !== this.o.numParams) throw new RangeError(`θ has ${theta.length} floats, the model ${this.o.numParams}`);
+      this.queue(to, prepareFrame(this.header(step, sentAt), theta));
+      return;
+    }
+    const want = levelBytes(theta.codec, this.o.tensors);
+    if (theta.bytes.length !== want) throw new RangeError(`θ as ${theta.codec} is ${want} bytes for this model, got ${theta.bytes.length}`);
+    this.queue(to, prepareEncodedFrame(this.header(step, sentAt), theta));
   }
 
   /**
-   * send() for a caller that wrote θ into the frame itself: `frame` is frameBytes(numParams) long
-   * with θ as little-endian f32 at HEADER_BYTES (the worker path: the training thread copies θ once,
-   * straight into the frame it transfers). The header and MAC are written into it in place; the
+   * send() for a caller that wrote θ into the frame itself: `frame` is encodedFrameBytes(encoding,
+   * tensors) long with θ at HEADER_BYTES, as little-endian f32 or as `encoding` encodes it (the
+   * worker path: the training thread copies θ once, straight into the frame it transfers). The header and MAC are written into it in place; the
    * transport holds it until every neighbour's socket has written it or a newer snapshot replaced
    * it, then calls `release` (the buffer may be reused from then on; not called after close()).
    */
-  sendFrame(to: number | readonly number[], step: number, sentAt: number, frame: Uint8Array, release?: () => void): void {
+  sendFrame(to: number | readonly number[], step: number, sentAt: number, frame: Uint8Array, release?: () => void, encoding: LevelCodec = "f32"): void {
     if (this.closed) return;
-    if (frame.length !== frameBytes(this.o.numParams)) throw new RangeError(`a frame of ${this.o.numParams} floats has ${frameBytes(this.o.numParams)} bytes, got ${frame.length}`);
-    this.queue(to, writeHeader(this.header(step, sentAt), frame), release);
+    const want = encodedFrameBytes(encoding, this.o.tensors);
+    if (frame.length !== want) throw new RangeError(`a frame of this model's θ as ${encoding} has ${want} bytes, got ${frame.length}`);
+    this.queue(to, writeHeader(this.header(step, sentAt, encoding), frame), release);
   }
 
-  private header(step: number, sentAt: number): FrameHeader {
-    return { fingerprint: this.o.fingerprint, from: this.o.id, epoch: this.o.epoch, step, sentAt };
+  private header(step: number, sentAt: number, encoding: LevelCodec = "f32"): FrameHeader {
+    return { fingerprint: this.o.fingerprint, from: this.o.id, epoch: this.o.epoch, step, sentAt, encoding };
   }
 
   /** Puts a prepared frame into each target's slot (replacing an unsent one) and signs it. */
@@ -547,7 +561,7 @@ export class Transport {
     const done = (err?: Error) => {
       c.writing = false;
       if (err && !link.slot && !this.closed) { link.slot = f; return; } // keep it for the next connection unless a newer one came
-      if (!err) this.counts.delivered++;
+      if (!err) { this.counts.delivered++; this.counts.bytes += f.bytes.length; }
       this.letGo(f);
       if (!err) this.flush(link);
     };
@@ -573,7 +587,7 @@ export class Transport {
     c.reading = true;
     try {
       for (let bytes: Uint8Array | null = first; bytes; bytes = c.next, c.next = null) {
-        const r = await decodeFrame(this.o.key, bytes, { fingerprint: this.o.fingerprint, numParams: this.o.numParams });
+        const r = await decodeFrame(this.o.key, bytes, { fingerprint: this.o.fingerprint, numParams: this.o.numParams, tensors: this.o.tensors });
         if (this.closed) return;
         if (!r.ok) this.reject(c.label, r.reason);
         else if (r.from !== c.peer) this.reject(c.label, "sender");

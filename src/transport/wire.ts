@@ -8,22 +8,25 @@
 //   off size field
 //     0    4 magic "CDLW"
 //     4    2 version (PROTOCOL_VERSION)
-//     6    2 reserved, 0
+//     6    2 encoding of θ: 0 f32, 1 f16, 2 int8 (--compress; src/node/compress.ts's level codecs)
 //     8    8 model fingerprint (modelFingerprint)
 //    16    4 sender id (u32)
 //    20    4 reserved, 0
 //    24    8 sender epoch (f64 ms since 1970 when the sender's transport started; see ReplayGuard)
 //    32    8 sender step (u64, < 2^53)
 //    40    8 send time (f64 ms since 1970)
-//    48    4 payload length in bytes (= 4n)
+//    48    4 payload length in bytes P (f32: 4n; f16: 2n; int8: 4T + n for T tensors)
 //    52    4 reserved, 0
-//    56   4n θ, f32 little-endian, state_dict order
-//  56+4n  32 HMAC-SHA256_K(bytes 0 … 56+4n)
+//    56    P θ in state_dict order: f32 little-endian, or as compress.ts encodes it (f16, int8)
+//  56+P   32 HMAC-SHA256_K(bytes 0 … 56+P)
+// Encoding 0 is the f32 frame of protocol version 1 as it always was (the field was reserved, 0).
+// A receiver takes any of the three, whatever its own --compress: it decodes to f32 either way.
 //
-// A receiver (decodeFrame) checks, in this order: magic, version, the declared length against
-// this model (before anything big is buffered: frameBytes(n) is the most a socket may accept),
-// the byte count, the HMAC (before parsing the rest), the fingerprint and header fields, then
-// finiteness. Replays are the receiver's state: ReplayGuard.
+// A receiver (decodeFrame) checks, in this order: magic, version, encoding, the declared length
+// against this model (before anything big is buffered: frameBytes(n) is the most a socket may
+// accept), the byte count, the HMAC (before parsing the rest), the fingerprint and header fields,
+// then finiteness (f16 and int8 keep NaN and Inf non-finite). Replays are the receiver's state:
+// ReplayGuard.
 //
 // Handshake (one authenticated connection; the dialer is the client):
 //   server → client  HELLO 24 bytes: "CDLH", version u16, 0 u16, nonce_s (16 random bytes)
@@ -31,6 +34,8 @@
 //                    fingerprint (8), nonce_c (16), HMAC_K(bytes 0 … 40 ‖ nonce_s)
 //   server → client  AUTH  the same with role 2, the server's id and nonce_s, MAC over … ‖ nonce_c
 // Each side's MAC covers the other's fresh nonce, so a recorded handshake cannot be replayed.
+
+import { decode, levelBytes, type LevelCodec, type Tensor } from "../node/compress.ts";
 
 /** First four bytes of a snapshot frame, a HELLO and an AUTH. */
 export const FRAME_MAGIC = 0x57_4c_44_43; // "CDLW" read as u32 LE
@@ -55,7 +60,7 @@ export const AUTH_BYTES = 72;
  * broken WebSocket framing; `unauthenticated`, `fingerprint`, `version` and `oversized` as for frames.
  */
 export type Reason =
-  | "magic" | "version" | "length" | "truncated" | "oversized" | "unauthenticated" | "fingerprint"
+  | "magic" | "version" | "encoding" | "length" | "truncated" | "oversized" | "unauthenticated" | "fingerprint"
   | "header" | "nonfinite" | "replayed" | "sender"
   | "handshake" | "handshake-timeout" | "unknown-peer" | "address-limit" | "peer-limit" | "protocol";
 
@@ -71,6 +76,18 @@ export interface FrameHeader {
   step: number;
   /** ms since 1970 when θ was sent. */
   sentAt: number;
+  /** How θ is encoded in the payload. Default f32. */
+  encoding?: LevelCodec;
+}
+
+/** The header's code for each encoding of θ (offset 6). */
+const ENCODING_CODE: Record<LevelCodec, number> = { f32: 0, f16: 1, int8: 2 };
+const ENCODING_OF: readonly LevelCodec[] = ["f32", "f16", "int8"];
+
+/** θ encoded by a level codec (compress.ts encode), ready to be framed: what send() takes besides f32 θ. */
+export interface EncodedTheta {
+  readonly codec: LevelCodec;
+  readonly bytes: Uint8Array;
 }
 
 /** A frame that passed every check. `theta` may share memory with the decoded bytes. */
@@ -81,6 +98,8 @@ export interface Decoded {
   step: number;
   sentAt: number;
   theta: Float32Array;
+  /** How θ travelled (it is decoded to f32 here). */
+  encoding: LevelCodec;
 }
 
 export type DecodeResult = Decoded | { ok: false; reason: Reason };
@@ -89,13 +108,25 @@ export type DecodeResult = Decoded | { ok: false; reason: Reason };
 export interface Expect {
   fingerprint: Uint8Array;
   numParams: number;
+  /** θ's tensors (compress.ts tensorsOf): int8 frames carry a scale for each. Default: θ as one tensor. */
+  tensors?: readonly Tensor[];
+}
+
+/** θ [n] as one tensor: the tensors of a receiver that was given none. */
+export function wholeTheta(numParams: number): Tensor[] {
+  return [{ offset: 0, count: numParams }];
 }
 
 const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 
-/** Bytes of a whole frame carrying n floats: the most a socket needs to accept from a peer. */
+/** Bytes of a whole frame carrying n floats as f32: the most a socket needs to accept from a peer. */
 export function frameBytes(numParams: number): number {
   return HEADER_BYTES + 4 * numParams + MAC_BYTES;
+}
+
+/** Bytes of a whole frame carrying θ split into `tensors` in `encoding`. */
+export function encodedFrameBytes(encoding: LevelCodec, tensors: readonly Tensor[]): number {
+  return HEADER_BYTES + levelBytes(encoding, tensors) + MAC_BYTES;
 }
 
 // ---- model fingerprint ----------------------------------------------------------------------
@@ -174,26 +205,34 @@ export function prepareFrame(header: FrameHeader, theta: Float32Array): Uint8Arr
   return frame;
 }
 
+/** A frame with header and an encoded θ written and the MAC left zero (the bytes are copied). */
+export function prepareEncodedFrame(header: FrameHeader, theta: EncodedTheta): Uint8Array {
+  const frame = new Uint8Array(HEADER_BYTES + theta.bytes.length + MAC_BYTES);
+  frame.set(theta.bytes, HEADER_BYTES);
+  return writeHeader({ ...header, encoding: theta.codec }, frame);
+}
+
 /** θ's place in a frame of n floats (little-endian f32 at HEADER_BYTES), for a caller that writes
  * θ there itself on a little-endian machine; null elsewhere (prepareFrame converts). */
 export function payloadView(frame: Uint8Array, n: number): Float32Array | null {
   return LITTLE_ENDIAN && (frame.byteOffset + HEADER_BYTES) % 4 === 0 ? new Float32Array(frame.buffer, frame.byteOffset + HEADER_BYTES, n) : null;
 }
 
-/** Writes the header of a frame whose θ [(length − header − MAC) / 4] is already in place; returns it. */
+/** Writes the header of a frame whose payload (length − header − MAC bytes, θ in header.encoding) is already in place; returns it. */
 export function writeHeader(header: FrameHeader, frame: Uint8Array): Uint8Array {
   checkHeader(header);
-  const n = (frame.length - HEADER_BYTES - MAC_BYTES) / 4;
+  const payload = frame.length - HEADER_BYTES - MAC_BYTES;
   const dv = new DataView(frame.buffer, frame.byteOffset, frame.byteLength);
   frame.fill(0, 0, HEADER_BYTES); // the padding between fields too: a reused buffer signs the same bytes as a fresh one
   dv.setUint32(0, FRAME_MAGIC, true);
   dv.setUint16(4, PROTOCOL_VERSION, true);
+  dv.setUint16(6, ENCODING_CODE[header.encoding ?? "f32"], true);
   frame.set(header.fingerprint, 8);
   dv.setUint32(16, header.from, true);
   dv.setFloat64(24, header.epoch, true);
   dv.setBigUint64(32, BigInt(header.step), true);
   dv.setFloat64(40, header.sentAt, true);
-  dv.setUint32(48, 4 * n, true);
+  dv.setUint32(48, payload, true);
   return frame;
 }
 
@@ -215,29 +254,35 @@ export function encodeFrame(key: CryptoKey, header: FrameHeader, theta: Float32A
  * the rest: null when a socket may go on reading, else the reason to refuse it now. decodeFrame
  * applies the same checks; a streaming reader calls this before buffering the payload.
  */
-export function checkFrameStart(bytes: Uint8Array, numParams: number): Reason | null {
+export function checkFrameStart(bytes: Uint8Array, numParams: number, tensors: readonly Tensor[] = wholeTheta(numParams)): Reason | null {
   if (bytes.length < 4) return "truncated";
   const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   if (dv.getUint32(0, true) !== FRAME_MAGIC) return "magic";
   if (bytes.length < HEADER_BYTES) return "truncated";
   if (dv.getUint16(4, true) !== PROTOCOL_VERSION) return "version";
+  const encoding = ENCODING_OF[dv.getUint16(6, true)];
+  if (!encoding) return "encoding";
   const declared = dv.getUint32(48, true);
   if (declared > 4 * numParams) return "oversized";
-  if (declared !== 4 * numParams) return "length";
+  if (declared !== levelBytes(encoding, tensors)) return "length";
   return null;
 }
 
 /**
  * Checks a received frame and reads it. Reasons, in the order checked: magic, truncated (shorter
- * than a header), version, oversized (declares more than this model's θ), length (declares
- * another size), truncated / oversized (fewer / more bytes than declared), unauthenticated (MAC),
- * fingerprint, header (reserved bytes, step beyond 2^53, non-finite times), nonfinite (NaN/Inf in θ).
- * The result's θ is a view into `bytes` when aligned (a copy otherwise): don't reuse `bytes`.
+ * than a header), version, encoding (not f32, f16 or int8), oversized (declares more than this
+ * model's θ as f32), length (declares another size than this model's θ in that encoding),
+ * truncated / oversized (fewer / more bytes than declared), unauthenticated (MAC), fingerprint,
+ * header (reserved bytes, step beyond 2^53, non-finite times), nonfinite (NaN/Inf in θ).
+ * An f32 result's θ is a view into `bytes` when aligned (a copy otherwise): don't reuse `bytes`;
+ * f16 and int8 are decoded into a new array.
  */
 export async function decodeFrame(key: CryptoKey, bytes: Uint8Array, expect: Expect): Promise<DecodeResult> {
-  const early = checkFrameStart(bytes, expect.numParams);
+  const tensors = expect.tensors ?? wholeTheta(expect.numParams);
+  const early = checkFrameStart(bytes, expect.numParams, tensors);
   if (early) return { ok: false, reason: early };
-  const total = frameBytes(expect.numParams);
+  const encoding = ENCODING_OF[bytes[6]]; // checkFrameStart found a known code: bytes[7] is 0
+  const total = encodedFrameBytes(encoding, tensors);
   if (bytes.length < total) return { ok: false, reason: "truncated" };
   if (bytes.length > total) return { ok: false, reason: "oversized" };
   const end = total - MAC_BYTES;
@@ -246,20 +291,21 @@ export async function decodeFrame(key: CryptoKey, bytes: Uint8Array, expect: Exp
   const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   if (!sameBytes(bytes.subarray(8, 16), expect.fingerprint)) return { ok: false, reason: "fingerprint" };
   const step = dv.getBigUint64(32, true), epoch = dv.getFloat64(24, true), sentAt = dv.getFloat64(40, true);
-  if (dv.getUint16(6, true) !== 0 || dv.getUint32(20, true) !== 0 || dv.getUint32(52, true) !== 0
+  if (dv.getUint32(20, true) !== 0 || dv.getUint32(52, true) !== 0
     || step > BigInt(Number.MAX_SAFE_INTEGER) || !Number.isFinite(epoch) || !Number.isFinite(sentAt)) {
     return { ok: false, reason: "header" };
   }
   const n = expect.numParams;
   let theta: Float32Array;
   const at = bytes.byteOffset + HEADER_BYTES;
-  if (LITTLE_ENDIAN && at % 4 === 0) theta = new Float32Array(bytes.buffer, at, n);
+  if (encoding !== "f32") decode(encoding, bytes.subarray(HEADER_BYTES, end), tensors, (theta = new Float32Array(n)));
+  else if (LITTLE_ENDIAN && at % 4 === 0) theta = new Float32Array(bytes.buffer, at, n);
   else {
     theta = new Float32Array(n);
     for (let i = 0; i < n; i++) theta[i] = dv.getFloat32(HEADER_BYTES + 4 * i, true);
   }
   if (!allFinite(theta)) return { ok: false, reason: "nonfinite" };
-  return { ok: true, from: dv.getUint32(16, true), epoch, step: Number(step), sentAt, theta };
+  return { ok: true, from: dv.getUint32(16, true), epoch, step: Number(step), sentAt, theta, encoding };
 }
 
 /**

@@ -2,15 +2,15 @@
 // driven by messages from the training thread. Loaded by worker.ts with new Worker(new URL(...));
 // it exports nothing. The message protocol (ToWorker, FromWorker) and its bounds are in worker.ts.
 //
-// Outbound: each "send" carries θ [numParams] in a transferred buffer; Transport.send frames it
-// (copying θ once more, here, off the training thread) and the buffer goes back to be reused.
+// Outbound: each "send" carries θ (f32 [numParams], or encoded) in place in a transferred buffer;
+// Transport.sendFrame writes header and MAC around it, and the buffer goes back to be reused.
 // Inbound: each good snapshot goes to the training thread in the buffer it arrived in
 // (transferred, not copied); at most INBOUND_WINDOW per sender wait there unacknowledged, and
 // the newest one beyond that waits here, replacing an older one (counted as superseded).
 import { parentPort } from "node:worker_threads";
 import { importKey } from "./key.ts";
 import { Transport, type InboundSnapshot, type TransportStats } from "./links.ts";
-import { frameBytes, HEADER_BYTES, payloadView } from "./wire.ts";
+import { HEADER_BYTES, MAC_BYTES, payloadView } from "./wire.ts";
 import type { FromWorker, ToWorker } from "./worker.ts";
 
 /** Snapshots per sender handed to the training thread and not yet acknowledged. */
@@ -76,13 +76,14 @@ function main(): void {
         return;
       }
       case "send": {
-        // The buffer is a frame with θ in place: the transport writes header and MAC around it and
-        // gives it back once written or replaced (a big-endian machine converts θ in a copy instead).
-        const frame = new Uint8Array(m.buf), n = (m.buf.byteLength - frameBytes(0)) / 4;
+        // The buffer holds a frame with θ in place: the transport writes header and MAC around it
+        // and gives it back once written or replaced (a big-endian machine converts f32 θ in a
+        // copy instead; the level codecs run on little-endian machines only).
+        const frame = new Uint8Array(m.buf, 0, HEADER_BYTES + m.length + MAC_BYTES), n = m.length / 4;
         const back = () => post({ type: "taken", buf: m.buf }, [m.buf]);
         try {
           if (!t) back();
-          else if (payloadView(frame, n)) t.sendFrame(m.to, m.step, m.sentAt, frame, back);
+          else if (m.encoding !== "f32" || payloadView(frame, n)) t.sendFrame(m.to, m.step, m.sentAt, frame, back, m.encoding);
           else { t.send(m.to, m.step, m.sentAt, new Float32Array(m.buf, HEADER_BYTES, n)); back(); }
         } catch (e) {
           post({ type: "log", line: `transport: cannot send: ${(e as Error).message}` });

@@ -7,7 +7,8 @@
 //
 // Glossary: n = numParams (floats in θ).
 //
-// Outbound: send() copies θ [n] once, straight to its place in a frame-sized buffer (recycled),
+// Outbound: send() copies θ [n] once (as f32, or the bytes a level codec of --compress encoded it
+// to), straight to its place in a frame-sized buffer (recycled),
 // and transfers it to the worker, whose Transport.sendFrame writes the header and MAC around it
 // and sends it: θ is copied once per send. The buffer comes back when every neighbour's socket
 // has written it or a newer snapshot replaced it. At most maxInFlight buffers are with the worker
@@ -23,14 +24,16 @@
 //
 // Message protocol (ToWorker from here, FromWorker from the worker):
 //   start {opts, key} → ready {address, stats} | failed {name, message}
-//   send {to, step, sentAt, buf}  → taken {buf}     (buf, a frame with θ in place, transferred both ways)
+//   send {to, step, sentAt, encoding, length, buf}  → taken {buf}
+//                                   (buf, an f32 frame's room with θ's `length` bytes in place, transferred both ways)
 //   snap {from, epoch, step, sentAt, buf, offset, length, stats} → ack {from}
 //   peer {id, addr}; stats → stats; log {line}; close → closed {stats}
 import { Worker } from "node:worker_threads";
 import { ConfigError } from "../errors.ts";
 import { KEY_BYTES } from "./key.ts";
 import type { InboundSnapshot, TransportOptions, TransportStats } from "./links.ts";
-import { frameBytes, HEADER_BYTES } from "./wire.ts";
+import { frameBytes, HEADER_BYTES, type EncodedTheta } from "./wire.ts";
+import type { LevelCodec } from "../node/compress.ts";
 
 export interface WorkerTransportOptions extends Omit<TransportOptions, "key"> {
   /** The cluster key's 32 raw bytes (loadClusterKey); imported in the worker. */
@@ -44,7 +47,7 @@ type WorkerOpts = Omit<WorkerTransportOptions, "key" | "onSnapshot" | "log" | "s
 
 export type ToWorker =
   | { type: "start"; opts: WorkerOpts; key: Uint8Array }
-  | { type: "send"; to: number[]; step: number; sentAt: number; buf: ArrayBuffer }
+  | { type: "send"; to: number[]; step: number; sentAt: number; encoding: LevelCodec; length: number; buf: ArrayBuffer }
   | { type: "ack"; from: number }
   | { type: "peer"; id: number; addr: string | null }
   | { type: "stats" }
@@ -77,6 +80,9 @@ interface Waiting {
   readonly to: Set<number>;
   readonly step: number;
   readonly sentAt: number;
+  readonly encoding: LevelCodec;
+  /** Bytes of θ at HEADER_BYTES in buf. */
+  readonly length: number;
   readonly buf: ArrayBuffer;
 }
 
@@ -150,13 +156,17 @@ export class WorkerTransport {
   }
 
   /**
-   * Hands θ [numParams] taken at `step` to the worker for each neighbour in `to`, without waiting:
-   * θ is copied once before this returns; a snapshot not yet written to a neighbour's socket
-   * (here or in the worker) is replaced by a newer one.
+   * Hands θ [numParams] taken at `step` (f32, or encoded by a level codec) to the worker for each
+   * neighbour in `to`, without waiting: θ is copied once before this returns; a snapshot not yet
+   * written to a neighbour's socket (here or in the worker) is replaced by a newer one. The worker
+   * checks an encoded θ's length (Transport.sendFrame) and logs a wrong one.
    */
-  send(to: number | readonly number[], step: number, sentAt: number, theta: Float32Array): void {
+  send(to: number | readonly number[], step: number, sentAt: number, theta: Float32Array | EncodedTheta): void {
     if (this.closed || this.dead) return;
-    if (theta.length !== this.o.numParams) throw new RangeError(`θ has ${theta.length} floats, the model ${this.o.numParams}`);
+    const f32 = theta instanceof Float32Array;
+    if (f32 ? theta.length !== this.o.numParams : theta.bytes.length > 4 * this.o.numParams) {
+      throw new RangeError(f32 ? `θ has ${theta.length} floats, the model ${this.o.numParams}` : `θ as ${theta.codec} is ${theta.bytes.length} bytes, more than as f32`);
+    }
     const targets = typeof to === "number" ? [to] : to;
     for (const id of targets) if (!this.o.peers.has(id)) throw new RangeError(`send to ${id}: not a neighbour`);
     this.sent += targets.length;
@@ -167,8 +177,11 @@ export class WorkerTransport {
       if (wt.to.size === 0) { this.waiting.splice(i, 1); this.recycle(wt.buf); }
     }
     const buf = this.free.pop() ?? new ArrayBuffer(frameBytes(this.o.numParams));
-    new Float32Array(buf, HEADER_BYTES, this.o.numParams).set(theta); // θ's one copy: where the frame carries it (little-endian machines; the worker converts elsewhere)
-    this.waiting.push({ to: new Set(targets), step, sentAt, buf });
+    // θ's one copy: where the frame carries it (f32 on little-endian machines; the worker converts elsewhere).
+    if (f32) new Float32Array(buf, HEADER_BYTES, this.o.numParams).set(theta);
+    else new Uint8Array(buf, HEADER_BYTES, theta.bytes.length).set(theta.bytes);
+    const encoding = f32 ? "f32" : theta.codec, length = f32 ? 4 * this.o.numParams : theta.bytes.length;
+    this.waiting.push({ to: new Set(targets), step, sentAt, encoding, length, buf });
     this.pump();
   }
 
@@ -206,7 +219,7 @@ export class WorkerTransport {
     while (this.inFlight < this.maxInFlight && this.waiting.length > 0) {
       const wt = this.waiting.shift()!;
       this.inFlight++;
-      this.post({ type: "send", to: [...wt.to], step: wt.step, sentAt: wt.sentAt, buf: wt.buf }, [wt.buf]);
+      this.post({ type: "send", to: [...wt.to], step: wt.step, sentAt: wt.sentAt, encoding: wt.encoding, length: wt.length, buf: wt.buf }, [wt.buf]);
     }
   }
 

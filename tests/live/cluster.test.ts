@@ -12,6 +12,9 @@ import { LIVE_ALGORITHMS, liveProblems } from "../../src/drivers/live.ts";
 import { twinOf } from "../../src/drivers/cluster.ts";
 import { parsePeers, splitFlags, NODE_FLAGS } from "../../src/cli/node.ts";
 import { runConfig } from "../../src/experiment/config.ts";
+import { tensorsOf } from "../../src/node/compress.ts";
+import { planModel } from "../../src/nn/spec.ts";
+import { encodedFrameBytes, frameBytes } from "../../src/transport/wire.ts";
 import { skipIf } from "../skip.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "cdl-live-"));
@@ -39,11 +42,15 @@ test("node flags: peers parse, unknown neighbours and missing addresses are name
   }
   assert.equal([...LIVE_ALGORITHMS], ["cdl", "cdl-on-receive", "isolated"]);
   assert.match(liveProblems(runConfig({ budget: "time" }), { id: 0, peers: new Map() }, [])[0], /--budget time on the wall clock needs --step-cost/);
+  for (const compress of ["f32", "f16", "int8"]) assert.equal(liveProblems(runConfig({ budget: "steps", compress }), { id: 0, peers: new Map() }, []), [], compress);
+  for (const compress of ["topk:0.1", "diff-int8,every=4"]) {
+    assert.match(liveProblems(runConfig({ budget: "steps", compress }), { id: 0, peers: new Map() }, [])[0], /runs only in the simulator: a difference codec/, compress);
+  }
 });
 
-skipIf(!hasBunDeno && "bun and deno are not installed (npm ci installs them)")("cdl cluster: node, bun and deno processes in one run complete, learn, and agree", () => {
+skipIf(!hasBunDeno && "bun and deno are not installed (npm ci installs them)")("cdl cluster: node, bun and deno processes in one run complete, learn, and agree (θ as f16 on the wire)", () => {
   const out = join(dir, "mixed");
-  const r = cdlSync(["cluster", "--nodes", "3", "--runtimes", "node,bun,deno", "--model", "mlp", "--split", "classes:4", "--epochs", "3",
+  const r = cdlSync(["cluster", "--nodes", "3", "--runtimes", "node,bun,deno", "--model", "mlp", "--split", "classes:4", "--epochs", "3", "--compress", "f16",
     "--train-limit", "3000", "--test-limit", "500", "--eval-every", "0.5", "--timeout", "120", "--out", out, "--json",
     // 94 learning steps take a fraction of a second: where one process starts late on a busy
     // machine, its neighbours have finished before it mixes much. Agreeing after the learning
@@ -56,6 +63,8 @@ skipIf(!hasBunDeno && "bun and deno are not installed (npm ci installs them)")("
   assert.ok(s.messages.perNode.every((m: { received: number }) => m.received > 0), "every node heard from its neighbours");
   assert.ok(s.messages.perNode.every((m: { rejected: Record<string, number> }) => Object.keys(m.rejected).length === 0), "nothing rejected between honest nodes");
   assert.ok(s.accuracy.min > 0.3, `each node learned beyond its 4 classes' share: ${s.accuracy.perNode}`);
+  const frame = encodedFrameBytes("f16", tensorsOf(planModel("mlp", [1, 28, 28], 10)));
+  assert.ok(s.messages.perNode.every((m: { delivered: number; bytes: number }) => m.delivered > 0 && m.bytes === m.delivered * frame), `every frame ${frame} bytes: ${JSON.stringify(s.messages.perNode)}`);
   const lines = readFileSync(join(out, "metrics.jsonl"), "utf8").trim().split("\n").map((l) => JSON.parse(l));
   assert.ok(lines.some((l) => l.type === "eval") && lines.some((l) => l.type === "node"));
   assert.ok(existsSync(join(out, "report.html")));
@@ -78,18 +87,22 @@ test("the simulated twin: the cluster's settings on the clock its nodes measured
   assert.is(twinOf(cfg, [clock(0, 0, [], 0, 0), clock(1, 0, [], 2, 2)]), null, "nobody took two learning steps: no clock to measure");
 });
 
-test("cdl cluster --transport-thread worker --twin: nodes whose sockets and HMAC run on a worker thread exchange snapshots; the twin runs on their clock", () => {
+test("cdl cluster --transport-thread worker --compress int8 --twin: nodes whose sockets and HMAC run on a worker thread exchange int8 snapshots; the twin runs on their clock", () => {
   const out = join(dir, "worker");
-  const r = cdlSync(["cluster", "--nodes", "3", "--transport-thread", "worker", "--model", "mlp", "--epochs", "3", "--train-limit", "3000",
+  const r = cdlSync(["cluster", "--nodes", "3", "--transport-thread", "worker", "--compress", "int8", "--model", "mlp", "--epochs", "3", "--train-limit", "3000",
     "--test-limit", "500", "--timeout", "120", "--out", out, "--json", "--twin"]);
   assert.is(r.status, 0, r.stderr + r.stdout);
   const s = JSON.parse(readFileSync(join(out, "summary.json"), "utf8"));
   assert.ok(s.messages.perNode.every((m: { received: number }) => m.received > 0), JSON.stringify(s.messages.perNode));
+  const frame = encodedFrameBytes("int8", tensorsOf(planModel("mlp", [1, 28, 28], 10)));
+  assert.ok(frame < frameBytes(planModel("mlp", [1, 28, 28], 10).numParams) / 3.9);
+  assert.ok(s.messages.perNode.every((m: { delivered: number; bytes: number }) => m.delivered > 0 && m.bytes === m.delivered * frame), `every frame ${frame} bytes: ${JSON.stringify(s.messages.perNode)}`);
+  assert.ok(s.accuracy.min > 0.5, `int8 nodes learn: ${s.accuracy.perNode}`);
   assert.equal(processesWith(out), []);
   assert.ok(s.twin.stepCost > 0 && s.twin.latency >= 0 && s.twin.jitter >= 0 && s.twin.drop >= 0 && s.twin.drop < 1, JSON.stringify(s.twin));
   const twin = JSON.parse(readFileSync(join(out, "twin", "summary.json"), "utf8"));
-  assert.equal([twin.config.stepCost, twin.config.latency, twin.config.jitter, twin.config.drop, twin.config.budget, twin.config.split],
-    [s.twin.stepCost, s.twin.latency, s.twin.jitter, s.twin.drop, "steps", s.config.split], "the twin ran the cluster's settings on the measured clock");
+  assert.equal([twin.config.stepCost, twin.config.latency, twin.config.jitter, twin.config.drop, twin.config.budget, twin.config.split, twin.config.compress],
+    [s.twin.stepCost, s.twin.latency, s.twin.jitter, s.twin.drop, "steps", s.config.split, "int8"], "the twin ran the cluster's settings on the measured clock");
   assert.equal(twin.steps.perNode, s.steps.perNode, "as many learning steps as the live nodes");
   assert.is(s.twin.accuracy.mean, twin.accuracy.mean);
 });

@@ -11,7 +11,7 @@ import { Transport } from "../../src/transport/links.ts";
 import { decodeFrame, encodeFrame, frameBytes, HEADER_BYTES, modelFingerprint, type Reason } from "../../src/transport/wire.ts";
 import { createServer } from "node:net";
 import { skipIf } from "../skip.ts";
-import { Client, fingerprint, key, N, node, raw, sleep, thetaOf, until } from "./peers.ts";
+import { checkEncodedSends, Client, fingerprint, key, N, node, raw, sleep, TENSORS, thetaOf, until } from "./peers.ts";
 
 const otherKey = await importKey(generateKey());
 const rejected = (t: Transport, r: Reason) => t.stats().rejected[r] ?? 0;
@@ -56,6 +56,18 @@ test("two transports exchange snapshots both ways, bit for bit, in order", async
   }
 });
 
+test("θ encoded by a level codec (f16, int8) travels as its bytes and arrives decoded; a wrong size is refused at send()", async () => {
+  const a = await node(0, [[1, null]], { tensors: TENSORS });
+  const b = await node(1, [[0, a.addr]], { tensors: TENSORS });
+  try {
+    await until(() => a.t.stats().connected.includes(1), "0 and 1 to connect");
+    await checkEncodedSends(a, b);
+    assert.throws(() => a.t.send(1, 20, 20, { codec: "int8", bytes: new Uint8Array(N) }), /int8 is 4104 bytes/);
+  } finally {
+    await Promise.all([a.t.close(), b.t.close()]);
+  }
+});
+
 test("sendFrame: θ written in place by the caller arrives bit for bit; each frame is released once, after it is written or replaced, and can be reused", async () => {
   const { a, b, close } = await pair();
   try {
@@ -83,7 +95,7 @@ test("sendFrame: θ written in place by the caller arrives bit for bit; each fra
     const g = b.got.find((x) => x.step === 77)!;
     assert.equal({ from: g.from, sentAt: g.sentAt }, { from: 0, sentAt: 77.5 });
     assert.equal(bits(g.theta), bits(thetaOf(77)));
-    assert.throws(() => a.t.sendFrame(1, 78, 78, new Uint8Array(frameBytes(N) - 4)), /a frame of 4096 floats has/);
+    assert.throws(() => a.t.sendFrame(1, 78, 78, new Uint8Array(frameBytes(N) - 4)), /a frame of this model.s θ as f32 has 16472 bytes/);
     assert.equal(b.t.stats().rejected, {});
   } finally {
     await close();

@@ -4,8 +4,10 @@
 import { connect, type Socket } from "node:net";
 import { WebSocket, type RawData } from "ws";
 import { generateKey, importKey } from "../../src/transport/key.ts";
-import { Transport, type InboundSnapshot, type TransportOptions } from "../../src/transport/links.ts";
-import { decodeAuth, decodeHello, encodeAuth, modelFingerprint, randomBytes } from "../../src/transport/wire.ts";
+import * as assert from "uvu/assert";
+import { decode as decodeLevel, encode as encodeLevel, type LevelCodec, type Tensor } from "../../src/node/compress.ts";
+import { Transport, type InboundSnapshot, type TransportOptions, type TransportStats } from "../../src/transport/links.ts";
+import { decodeAuth, decodeHello, encodeAuth, encodedFrameBytes, modelFingerprint, randomBytes, type EncodedTheta } from "../../src/transport/wire.ts";
 
 export const N = 4096;
 export const keyBytes = generateKey();
@@ -28,6 +30,39 @@ export function thetaOf(seed: number, n = N): Float32Array {
   const t = new Float32Array(n);
   for (let i = 0; i < n; i++) t[i] = seed + i / n;
   return t;
+}
+
+/** θ [N] in two tensors, as the encoded-frame tests split it (int8 keeps a scale for each). */
+export const TENSORS: Tensor[] = [{ offset: 0, count: 3000 }, { offset: 3000, count: N - 3000 }];
+
+/**
+ * Node a (a Transport or a WorkerTransport, both started with `tensors: TENSORS`) sends θ to its
+ * neighbour 1, b, as f16, int8 and f32: b gets what compress.ts decodes from the bytes a gave
+ * send(), bit for bit, and a counts each frame's bytes (header, θ as encoded, MAC) as delivered.
+ */
+export async function checkEncodedSends(
+  a: { t: { send(to: number, step: number, sentAt: number, theta: Float32Array | EncodedTheta): void; stats(): TransportStats } },
+  b: { got: InboundSnapshot[]; t: { stats(): TransportStats } },
+): Promise<void> {
+  const codecs: LevelCodec[] = ["f16", "int8", "f32"];
+  let bytes = a.t.stats().bytes;
+  const got0 = b.got.length;
+  for (const [k, codec] of codecs.entries()) {
+    const theta = thetaOf(k + 1).map((x, i) => (i % 7 === 0 ? -x : x) / 3); // mixed signs, not exactly representable
+    const payload = codec === "f32" ? theta : { codec, bytes: encodeLevel(codec, theta, TENSORS) };
+    a.t.send(1, 10 + k, 1000 + k, payload);
+    if (codec !== "f32") theta.fill(NaN); // the encoded bytes are what travels, not θ
+    await until(() => b.got.length === got0 + k + 1, `the ${codec} snapshot`);
+    const want = new Float32Array(N);
+    if (codec === "f32") want.set(thetaOf(k + 1).map((x, i) => (i % 7 === 0 ? -x : x) / 3));
+    else decodeLevel(codec, (payload as EncodedTheta).bytes, TENSORS, want);
+    const g = b.got[got0 + k];
+    assert.equal({ step: g.step, sentAt: g.sentAt }, { step: 10 + k, sentAt: 1000 + k }, codec);
+    assert.equal([...new Uint32Array(g.theta.buffer, g.theta.byteOffset, N)], [...new Uint32Array(want.buffer)], `${codec}: bit for bit what compress.ts decodes`);
+    bytes += encodedFrameBytes(codec, TENSORS);
+    await until(() => a.t.stats().bytes === bytes, `${codec}: ${bytes} bytes counted (have ${a.t.stats().bytes})`);
+  }
+  assert.equal(b.t.stats().rejected, {});
 }
 
 /** A started Transport on 127.0.0.1 with fast test timings, the snapshots it received and its log. */

@@ -7,11 +7,13 @@ import { chmodSync, mkdtempSync, rmSync, statSync, writeFileSync } from "node:fs
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { ConfigError } from "../../src/errors.ts";
+import { decode as decodeLevel, encode as encodeLevel, levelBytes, type Tensor } from "../../src/node/compress.ts";
 import { PRESETS, planModel } from "../../src/nn/spec.ts";
 import { generateKey, importKey, keyFromHex, keygen, keyToHex, loadClusterKey, readKeyFile, writeKeyFile } from "../../src/transport/key.ts";
 import {
   allFinite, AUTH_BYTES, canonicalJson, checkFrameStart, decodeAuth, decodeFrame, decodeHello, encodeAuth, encodeFrame, encodeHello,
-  fnv1a64, frameBytes, HEADER_BYTES, MAC_BYTES, modelFingerprint, ReplayGuard, source, toHex, type FrameHeader,
+  encodedFrameBytes, fnv1a64, frameBytes, HEADER_BYTES, MAC_BYTES, modelFingerprint, prepareEncodedFrame, ReplayGuard, sealFrame,
+  source, toHex, type FrameHeader,
 } from "../../src/transport/wire.ts";
 
 // A small deterministic generator for test data (tests may not use Math.random either, by habit).
@@ -140,6 +142,43 @@ test("the length check needs only the header: checkFrameStart", () => {
   assert.is(checkFrameStart(edited((_b, dv) => dv.setUint32(48, 0xffff_fff0, true)).subarray(0, HEADER_BYTES), N), "oversized");
   assert.is(checkFrameStart(good.subarray(0, HEADER_BYTES), N + 1), "length");
   assert.is(checkFrameStart(good.subarray(0, 10), N), "truncated");
+});
+
+test("f16 and int8 frames: the codec's bytes on the wire, decoded to what compress.ts decodes; sizes and bad lengths refused", async () => {
+  const tensors: Tensor[] = [{ offset: 0, count: 600 }, { offset: 600, count: 400 }];
+  const e2 = { ...expect, tensors };
+  const plain = theta.map((x, i) => (i < 7 ? 0.5 : x)); // the extremes above would saturate f16 and dominate int8's scale
+  for (const codec of ["f16", "int8"] as const) {
+    const bytes = encodeLevel(codec, plain, tensors);
+    const frame = await sealFrame(key, prepareEncodedFrame(header, { codec, bytes }));
+    assert.is(frame.length, encodedFrameBytes(codec, tensors));
+    assert.is(frame.length, HEADER_BYTES + levelBytes(codec, tensors) + MAC_BYTES);
+    assert.ok(frame.length < good.length / (codec === "f16" ? 1.9 : 3.5), `${codec}: ${frame.length} bytes against ${good.length}`);
+    assert.equal([...frame.subarray(HEADER_BYTES, HEADER_BYTES + bytes.length)], [...bytes], `${codec}: the payload is the codec's bytes`);
+    const r = await decodeFrame(key, frame, e2);
+    assert.ok(r.ok, codec);
+    if (!r.ok) continue;
+    const want = new Float32Array(N);
+    decodeLevel(codec, bytes, tensors, want);
+    assert.equal(r.theta, want, `${codec}: decoded as compress.ts decodes`);
+    assert.is(r.encoding, codec);
+    assert.equal({ from: r.from, step: r.step, sentAt: r.sentAt }, { from: 7, step: 42, sentAt: header.sentAt });
+    // Sizes are checked per encoding, before the MAC; int8's size depends on the tensors.
+    assert.is(checkFrameStart(frame.subarray(0, HEADER_BYTES), N, tensors), null);
+    if (codec === "int8") assert.is(await reasonOf(frame, key, expect), "length", "int8 for another tensor split");
+    assert.is(await reasonOf(frame.slice(0, frame.length - 1), key, e2), "truncated");
+    const wrong = frame.slice();
+    new DataView(wrong.buffer).setUint16(6, codec === "f16" ? 0 : 1, true); // claims another encoding of the same bytes
+    assert.is(await reasonOf(wrong, key, e2), "length", `${codec} bytes declared as another codec`);
+    // NaN survives both codecs, so the receiver still refuses a poisoned θ.
+    const bad = plain.slice();
+    bad[650] = NaN;
+    const nan = await sealFrame(key, prepareEncodedFrame(header, { codec, bytes: encodeLevel(codec, bad, tensors) }));
+    assert.is(await reasonOf(nan, key, e2), "nonfinite", `${codec}: NaN`);
+  }
+  assert.is(await reasonOf(edited((_b, dv) => dv.setUint16(6, 3, true))), "encoding", "an unknown encoding");
+  assert.is(await reasonOf(edited((_b, dv) => dv.setUint16(6, 0x100, true))), "encoding", "a code in the high byte");
+  assert.is(await reasonOf(good, key, e2), "ok", "f32 frames need no tensors");
 });
 
 test("random bytes are never accepted, also with a correct header in front (seeded)", async () => {

@@ -11,7 +11,7 @@ import { ConfigError } from "../../src/errors.ts";
 import { generateKey, importKey } from "../../src/transport/key.ts";
 import { Transport, type InboundSnapshot } from "../../src/transport/links.ts";
 import { WorkerTransport, type WorkerTransportOptions } from "../../src/transport/worker.ts";
-import { Client, fingerprint, key, keyBytes, N, thetaOf, until } from "./peers.ts";
+import { checkEncodedSends, Client, fingerprint, key, keyBytes, N, TENSORS, thetaOf, until } from "./peers.ts";
 
 const bits = (x: Float32Array) => [...new Uint32Array(x.buffer, x.byteOffset, x.length)];
 
@@ -74,6 +74,17 @@ test("two worker transports exchange snapshots both ways, bit for bit, in order"
     assert.equal(b.t.stats().rejected, {});
   } finally {
     await close();
+  }
+});
+
+test("θ encoded by a level codec (f16, int8) is copied into the worker's frame as its bytes and arrives decoded", async () => {
+  const a = await wnode(0, [[1, null]], { tensors: TENSORS });
+  const b = await wnode(1, [[0, a.addr]], { tensors: TENSORS });
+  try {
+    await until(() => a.t.stats().connected.includes(1), "0 and 1 to connect");
+    await checkEncodedSends(a, b);
+  } finally {
+    await Promise.all([a.t.close(), b.t.close()]);
   }
 });
 
