@@ -9,3 +9,4 @@ export { maxpool2d_fwd_f32, maxpool2d_bwd_f32 } from "./pool";
 export { softmax_xent_f32 } from "./loss";
 export { sgd_momentum_f32 } from "./optim";
 export { axpy_f32, axpby_f32, scale_f32, sqdist_f32, nonfinite_f32 } from "./vector";
+export { f16_encode_f32, absmax_f32, int8_encode_f32 } from "./codec";

@@ -23,9 +23,13 @@
 //             run only there), which other load on the machine inflates (preemption); and the CPU
 //             time of the main thread alone over the whole loop (Linux /proc/self/task/PID/schedstat,
 //             read at its start and end: a few µs per step of error, plus the busy work's own variance).
+//             With --compress f16|int8 every frame carries θ so encoded, both ways, and each step
+//             also pays what the live driver pays on the training thread for it: the codec kernels
+//             encode θ and decode the node's own copy (program.ts snapshot), send() copies the bytes.
 // Not a test: nothing here gates on time.
 // Usage: node dist/bench/transport.js | npx bun bench/transport.ts | npx deno run -A bench/transport.ts
 //        [--messages N] (default 200)  [--only budget] (the budget table alone: shorter)
+//        [--compress f32|f16|int8] (the budget's frames; default f32)
 //        (--serve …: the child's job)
 import { spawn } from "node:child_process";
 import { readFileSync } from "node:fs";
@@ -33,20 +37,25 @@ import { cpus } from "node:os";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import { WebSocket } from "ws";
+import { encode, levelBytes, tensorsOf, type LevelCodec, type Tensor } from "../src/node/compress.ts";
+import { encodeLevel } from "../src/node/program.ts";
+import { loadEngine } from "../src/wasm/loader.ts";
 import { planModel } from "../src/nn/spec.ts";
 import { runtimeName } from "../src/runtime.ts";
 import { importKey, keyFromHex, keyToHex, generateKey } from "../src/transport/key.ts";
 import { Transport } from "../src/transport/links.ts";
 import { WorkerTransport } from "../src/transport/worker.ts";
-import { decodeAuth, decodeFrame, decodeHello, encodeAuth, encodeFrame, frameBytes, modelFingerprint, randomBytes } from "../src/transport/wire.ts";
+import {
+  decodeAuth, decodeFrame, decodeHello, encodeAuth, encodeFrame, frameBytes, modelFingerprint, prepareEncodedFrame, randomBytes, sealFrame,
+} from "../src/transport/wire.ts";
 
 const STEP_MS = 8; // the issue's lenet step on one core
 const WARMUP = 20;
 
-interface Model { name: string; numParams: number; fingerprint: Uint8Array }
+interface Model { name: string; numParams: number; fingerprint: Uint8Array; tensors: Tensor[] }
 const models: Model[] = (["lenet", "mlp"] as const).map((name) => {
   const plan = planModel(name, [1, 28, 28], 10);
-  return { name, numParams: plan.numParams, fingerprint: modelFingerprint(name, plan.numParams, plan.layers) };
+  return { name, numParams: plan.numParams, fingerprint: modelFingerprint(name, plan.numParams, plan.layers), tensors: tensorsOf(plan) };
 });
 
 const cpuMs = (c0: NodeJS.CpuUsage) => { const c = process.cpuUsage(c0); return (c.user + c.system) / 1000; };
@@ -58,6 +67,9 @@ const mainThreadMs = () => {
   try { return Number(readFileSync(`/proc/self/task/${process.pid}/schedstat`, "utf8").split(" ")[0]) / 1e6; } catch { return NaN; }
 };
 const arg = (name: string) => { const i = process.argv.indexOf(name); return i >= 0 ? process.argv[i + 1] : undefined; };
+/** The budget round's encoding of θ (--compress). */
+const CODEC = (arg("--compress") ?? "f32") as LevelCodec;
+if (!["f32", "f16", "int8"].includes(CODEC)) throw new Error(`--compress ${CODEC}: f32, f16 or int8`);
 
 function thetaFor(n: number): Float32Array {
   const t = new Float32Array(n);
@@ -127,7 +139,7 @@ async function dialAs(port: number, key: CryptoKey, m: Model, maxPayload: number
 /** A child of this runtime running this file with `args` (--serve: a Transport, node 1); its JSON lines one by one; go() writes a line to it; kill() ends it. */
 function child(m: Model, keyHex: string, count: number, args = ["--serve"]) {
   const rt = runtimeName().runtime;
-  const argv = [...(rt === "deno" ? ["run", "-A", "--quiet"] : []), fileURLToPath(import.meta.url), ...args, "--model", m.name, "--messages", String(count), "--key", keyHex];
+  const argv = [...(rt === "deno" ? ["run", "-A", "--quiet"] : []), fileURLToPath(import.meta.url), ...args, "--model", m.name, "--messages", String(count), "--key", keyHex, "--compress", CODEC];
   const p = spawn(process.execPath, argv, { stdio: ["pipe", "pipe", "inherit"] });
   const queue: string[] = [];
   let wake: () => void = () => {};
@@ -144,7 +156,11 @@ async function feed(): Promise<void> {
   const ws = await dialAs(Number(arg("--port")), key, m, frameBytes(m.numParams), id);
   const theta = thetaFor(m.numParams);
   const frames: Uint8Array[] = [];
-  for (let s = 0; s < count; s++) frames.push(await encodeFrame(key, { fingerprint: m.fingerprint, from: id, epoch: 1, step: s, sentAt: 0 }, theta));
+  const bytes = CODEC === "f32" ? null : encode(CODEC, theta, m.tensors);
+  for (let s = 0; s < count; s++) {
+    const h = { fingerprint: m.fingerprint, from: id, epoch: 1, step: s, sentAt: 0 };
+    frames.push(await (bytes ? sealFrame(key, prepareEncodedFrame(h, { codec: CODEC, bytes })) : encodeFrame(key, h, theta)));
+  }
   console.log(JSON.stringify({ ready: true }));
   await new Promise<void>((r) => createInterface({ input: process.stdin }).once("line", () => r()));
   for (const f of frames) {
@@ -200,11 +216,16 @@ async function budget(m: Model, keyHex: string, key: CryptoKey, kind: Kind = "Tr
     iters = Math.round((iters * STEP_MS) / Math.max(0.5, cpuMs(c0)));
   }
   const theta = thetaFor(m.numParams);
+  const engine = await loadEngine({ memoryMB: 16 });
+  const eTheta = engine.arena.f32(m.numParams), own = engine.arena.f32(m.numParams);
+  eTheta.view.set(theta);
+  const wireBuf = engine.arena.f32(m.numParams);
+  const wire = new Uint8Array(engine.memory.buffer, wireBuf.ptr, CODEC === "f32" ? 0 : levelBytes(CODEC, m.tensors));
   const losses: number[] = [], extraCpu: number[] = [], sendMs: number[] = [], offMs: number[] = [], mainMs: number[] = [];
   const inPerStep: number[] = [], supPerStep: number[] = [];
   for (let r = 0; r < rounds; r++) {
     const alone = await trainRate(iters, steps);
-    const o = { id: 0, fingerprint: m.fingerprint, numParams: m.numParams, peers: new Map([[1, null], [2, null]]), pingIntervalMs: 0, onSnapshot: () => {} };
+    const o = { id: 0, fingerprint: m.fingerprint, numParams: m.numParams, tensors: m.tensors, peers: new Map([[1, null], [2, null]]), pingIntervalMs: 0, onSnapshot: () => {} };
     const t = kind === "Transport" ? await Transport.start({ ...o, key }) : await WorkerTransport.start({ ...o, key: keyFromHex(keyHex, "key") });
     const port = String(t.address().port);
     const kids = [1, 2].map((id) => child(m, keyHex, 2 * steps, ["--feed", "--id", String(id), "--port", port]));
@@ -213,7 +234,12 @@ async function budget(m: Model, keyHex: string, key: CryptoKey, kind: Kind = "Tr
       while (t.stats().connected.length < 2) await new Promise((res) => setTimeout(res, 5));
       for (const k of kids) k.go();
       const st0 = t.stats();
-      const shared = await trainRate(iters, steps, (s) => t.send([1, 2], s, Date.now(), theta));
+      // As the live driver does per shared step under --compress (program.ts snapshot): the codec
+      // kernels encode θ and decode the node's own copy in one pass, then send() copies the bytes.
+      const shared = await trainRate(iters, steps, CODEC === "f32" ? (s) => t.send([1, 2], s, Date.now(), theta) : (s) => {
+        encodeLevel(engine.kernels, CODEC, m.tensors, eTheta.ptr, wire, own);
+        t.send([1, 2], s, Date.now(), { codec: CODEC, bytes: wire });
+      });
       await t.close(); // WorkerTransport's stats are final after close
       const st = t.stats();
       inPerStep.push((st.received - st0.received) / steps);
@@ -288,7 +314,7 @@ async function main(): Promise<void> {
   const keyBytes = generateKey();
   const key = await importKey(keyBytes);
   const { runtime, runtimeVersion } = runtimeName();
-  console.log(`transport bench: ${runtime} ${runtimeVersion}, ${cpus()[0]?.model.trim() ?? "unknown CPU"} (${cpus().length} cores), ${count} messages after ${WARMUP} warm-up`);
+  console.log(`transport bench: ${runtime} ${runtimeVersion}, ${cpus()[0]?.model.trim() ?? "unknown CPU"} (${cpus().length} cores), ${count} messages after ${WARMUP} warm-up; budget frames θ as ${CODEC}`);
   const only = arg("--only");
   const rows: string[][] = [], threadRows: string[][] = [];
   const pct = (x: number) => `${(100 * x).toFixed(0)}%`;

@@ -100,7 +100,7 @@ export interface World {
   /** --compress, and θ's tensors (each layer's weights, then its bias) the codecs scale separately. */
   readonly compression: Compression;
   readonly tensors: readonly Tensor[];
-  /** The encoded snapshot, reused (one encode at a time). */
+  /** The encoded snapshot, reused (one encode at a time), a view of engine memory (the codec kernels write it). */
   readonly wire: Uint8Array;
   /** K, local steps between consensus steps (rounds: per round), with --local-steps auto resolved (see localStepsFor). */
   readonly localSteps: number;
@@ -147,7 +147,8 @@ export async function buildWorld(cfg: RunConfig, preloaded?: Dataset, only?: num
   for (const id of ids ?? []) if (!(Number.isInteger(id) && id >= 0 && id < n)) throw new ConfigError(`--id ${id} is not a node of this run (0 … ${n - 1})`);
   const serverSets = cfg.algorithm === "fedavg" ? 1 : 0;
   const held = ids === null ? n + serverSets : ids.size;
-  const bytes = Net.bytesNeeded(plan, cfg.batch) + held * Net.paramSetBytes(plan) + 2 * (plan.numParams * 4 + 16);
+  const tensors = tensorsOf(plan), wireLength = wireBytes(compression, tensors);
+  const bytes = Net.bytesNeeded(plan, cfg.batch) + held * Net.paramSetBytes(plan) + 2 * (plan.numParams * 4 + 16) + wireLength + 16;
   const mb = memoryMBFor(bytes);
   if (mb > 4095) {
     throw new ConfigError(`${n} nodes of ${cfg.model} need ${mb} MB of engine memory, above WebAssembly's 4 GB: use fewer --nodes or a smaller --model`);
@@ -168,6 +169,7 @@ export async function buildWorld(cfg: RunConfig, preloaded?: Dataset, only?: num
   const net = new Net(engine, plan, cfg.batch);
   const scratch = engine.arena.f32(plan.numParams, "snapshot scratch");
   const mean = engine.arena.f32(plan.numParams, "mean model");
+  const wirePtr = engine.arena.f32(Math.ceil(wireLength / 4), "encoded snapshot").ptr;
 
   // Every node starts from the same initial model (a common seed), as in the consensus literature.
   const init = root.fork(3);
@@ -194,7 +196,6 @@ export async function buildWorld(cfg: RunConfig, preloaded?: Dataset, only?: num
     crashRate: cfg.crashRate, crashDowntime: cfg.crashDowntime,
   }, cfg.seed);
 
-  const tensors = tensorsOf(plan);
   const messageBytes = Math.round(averageMessageBytes(compression, tensors));
   if (compression.kind === "delta") {
     const scratch = new Scratch(plan.numParams); // one thread: every sender shares it
@@ -206,7 +207,7 @@ export async function buildWorld(cfg: RunConfig, preloaded?: Dataset, only?: num
   evalIndices.sort();
   return {
     cfg, ds, plan, net, topology, lambda2, epsilon, network, serverNetwork: null, nodes, histogram, stepCost,
-    messageBytes, compression, tensors, wire: new Uint8Array(wireBytes(compression, tensors)),
+    messageBytes, compression, tensors, wire: new Uint8Array(engine.memory.buffer, wirePtr, wireLength),
     localSteps: localStepsFor(cfg, network.transferTime(messageBytes) + cfg.jitter, stepCost),
     evalIndices, scratch, mean, trainCount,
   };

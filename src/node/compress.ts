@@ -278,6 +278,15 @@ function decodeAt(codec: LevelCodec, b: Uint8Array, off: number, tensors: readon
 
 const MIN_SUBNORMAL = 1.401298464324817e-45; // 2^-149
 
+/**
+ * The int8 scale of a tensor whose largest |x| is m (NaN if it holds a NaN): m / 127 in f32, NaN for
+ * a non-finite tensor, 0 for an all-zero one. A tiny max (m / 127 below the least subnormal) still
+ * gets a non-zero scale, so a residual is never stuck.
+ */
+export function int8Scale(m: number): number {
+  return m !== m || m === Infinity ? NaN : m === 0 ? 0 : Math.max(Math.fround(m / 127), MIN_SUBNORMAL);
+}
+
 /** int8 with one scale per tensor: scales [T], q [n] from x [n]. */
 function encodeInt8(x: Float32Array, tensors: readonly Tensor[], scales: Float32Array, q: Int8Array): void {
   tensors.forEach((t, j) => {
@@ -288,8 +297,7 @@ function encodeInt8(x: Float32Array, tensors: readonly Tensor[], scales: Float32
       if (a > m) m = a;
       else if (a !== a) nan = true;
     }
-    // A tiny max (m/127 below the least subnormal) still gets a non-zero scale, so a residual is never stuck.
-    const s = nan || m === Infinity ? NaN : m === 0 ? 0 : Math.max(Math.fround(m / 127), MIN_SUBNORMAL);
+    const s = int8Scale(nan ? NaN : m);
     scales[j] = s;
     if (!(s > 0)) { q.fill(0, t.offset, end); return; }
     // (|v| + 0.5) | 0 rounds |v| ≤ 127.01 half up, exactly in f64 (twice as fast as Math.round and Math.min).

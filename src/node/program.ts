@@ -21,7 +21,9 @@
 import { mixingWeights } from "../consensus/weights.ts";
 import { ConfigError } from "../errors.ts";
 import { learningRate } from "../train.ts";
-import { admit, decode, encode, peek } from "./compress.ts";
+import { admit, int8Scale, peek, type Tensor } from "./compress.ts";
+import type { F32Buf } from "../wasm/arena.ts";
+import type { Kernels } from "../wasm/kernels.ts";
 import type { NodeState, Snapshot, World } from "../experiment/world.ts";
 
 /** What a node's step does, decided at the end of one step time (see due). */
@@ -194,8 +196,32 @@ export function snapshot(w: World, s: NodeState, now: number, into?: Float32Arra
   }
   const finite = w.net.engine.kernels.nonfinite_f32(theta.ptr, w.plan.numParams) === 0;
   if (c.codec === "f32") out.set(theta.view);
-  else decode(c.codec, encode(c.codec, theta.view, w.tensors, w.wire), w.tensors, out);
+  else {
+    encodeLevel(w.net.engine.kernels, c.codec, w.tensors, theta.ptr, w.wire, w.scratch);
+    out.set(w.scratch.view);
+  }
   return { from: s.id, step, sentAt: now, theta: out, finite, holders: 0 };
+}
+
+/**
+ * θ [n] at engine pointer `thetaPtr` encoded by f16 or int8 into `wire` (a view of engine memory),
+ * and what a receiver decodes from it into `own` [n], in one pass of the codec kernels
+ * (assembly/codec.ts): the same bytes and values as compress.ts's encode and decode (tested on every
+ * engine), several times faster.
+ */
+export function encodeLevel(k: Kernels, codec: "f16" | "int8", tensors: readonly Tensor[], thetaPtr: number, wire: Uint8Array, own: F32Buf): void {
+  const wirePtr = wire.byteOffset;
+  if (codec === "f16") { k.f16_encode_f32(thetaPtr, own.view.length, wirePtr, own.ptr); return; }
+  const T = tensors.length, scales = new Float32Array(wire.buffer, wirePtr, T);
+  tensors.forEach((t, j) => {
+    const s = int8Scale(k.absmax_f32(thetaPtr + 4 * t.offset, t.count));
+    scales[j] = s;
+    if (s > 0) k.int8_encode_f32(thetaPtr + 4 * t.offset, t.count, s, wirePtr + 4 * T + t.offset, own.ptr + 4 * t.offset);
+    else { // all zero (s = 0) or non-finite (s = NaN): q = 0, decoded as 0 · s
+      wire.fill(0, 4 * T + t.offset, 4 * T + t.offset + t.count);
+      own.view.fill(s === 0 ? 0 : NaN, t.offset, t.offset + t.count);
+    }
+  });
 }
 
 /** Whether every value of x is finite. */

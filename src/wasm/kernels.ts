@@ -84,6 +84,14 @@ export interface Kernels {
   sqdist_f32(aPtr: number, bPtr: number, n: number): number;
   /** 1 if any of x[n] is NaN or ±Inf, else 0 */
   nonfinite_f32(xPtr: number, n: number): number;
+
+  // --- The level codecs of --compress (assembly/codec.ts; src/node/compress.ts specifies them).
+  /** h[n] (u16) = x[n] as f16 bits (nearest even, ±65504 beyond, NaN → 0x7e00); own[n] = their f32 values (NaN → 0x7fc00000) */
+  f16_encode_f32(xPtr: number, n: number, hPtr: number, ownPtr: number): void;
+  /** max |x[n]| (0 for n = 0); NaN if any x is NaN */
+  absmax_f32(xPtr: number, n: number): number;
+  /** q[n] (i8) = sign(x) · min(127, ⌊|x / s| + 1/2⌋), x / s in f64; own[n] = fround(q · s). s > 0 */
+  int8_encode_f32(xPtr: number, n: number, s: number, qPtr: number, ownPtr: number): void;
 }
 
 /** f32 elements of the GEMM workspace: KC·NC packed B + MC·KC packed A + one 4×8 tile (assembly/gemm.ts). */
@@ -100,4 +108,5 @@ export const KERNEL_NAMES: readonly (keyof Kernels)[] = [
   "softmax_xent_f32",
   "sgd_momentum_f32",
   "axpy_f32", "axpby_f32", "scale_f32", "sqdist_f32", "nonfinite_f32",
+  "f16_encode_f32", "absmax_f32", "int8_encode_f32",
 ];

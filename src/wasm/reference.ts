@@ -11,8 +11,9 @@ import { optimRef } from "./ref/optim.ts";
 import { poolRef } from "./ref/pool.ts";
 import { sparseRef } from "./ref/sparse.ts";
 import { vectorRef } from "./ref/vector.ts";
+import { codecRef } from "./ref/codec.ts";
 
 export function referenceKernels(memory: WebAssembly.Memory): Kernels {
   const m = memViews(memory);
-  return { ...gemmRef(m), ...convRef(m), ...sparseRef(m), ...biasRef(m), ...activationRef(m), ...poolRef(m), ...lossRef(m), ...optimRef(m), ...vectorRef(m) } as Kernels;
+  return { ...gemmRef(m), ...convRef(m), ...sparseRef(m), ...biasRef(m), ...activationRef(m), ...poolRef(m), ...lossRef(m), ...optimRef(m), ...vectorRef(m), ...codecRef(m) } as Kernels;
 }
