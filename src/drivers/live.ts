@@ -112,6 +112,7 @@ export function liveProblems(cfg: RunConfig, o: Pick<LiveOptions, "id" | "peers"
   if (cfg.budget === "time" && cfg.stepCost === undefined && !Number.isFinite(cfg.timeLimit)) {
     p.push("--budget time on the wall clock needs --step-cost SECONDS (a normal node's step time) or a --time-limit; or use --budget steps");
   }
+  if (cfg.maxLead !== undefined) p.push(`--max-lead is simulated only for now (cdl run)`);
   if ((cfg.compress ?? "f32") !== "f32") p.push(`--compress ${cfg.compress} is simulated only for now: live frames carry θ as f32`);
   const missing = adj.filter((j) => !o.peers.has(j));
   if (missing.length) p.push(`--peers has no address for neighbour${missing.length > 1 ? "s" : ""} ${missing.join(", ")} of node ${o.id} on ${cfg.topology}`);

@@ -47,6 +47,13 @@ export interface RunConfig {
   mixAgainst: "sent" | "exact";
   /** Ignore a neighbour's snapshot older than this many virtual seconds (by send time). Default 5. [ours] */
   maxStaleness: number;
+  /** --max-lead S: a node does not start a learning step while it is more than S steps ahead of
+   *  the newest snapshot steps heard from its live neighbours (program.ts heldBack); undefined = off. [ours, experimental] */
+  maxLead?: number;
+  /** How --max-lead measures "heard" and what a held node does: min or mean over the live
+   *  neighbours' newest snapshot steps; wait (idle) or agree (mix each snapshot that arrives while
+   *  held). undefined = min-wait. [ours, experimental] */
+  leadMode?: "min-wait" | "min-agree" | "mean-wait" | "mean-agree";
   /** Network failure model (src/sim/network.ts). [ours] */
   drop: number;
   linkMtbf: number;
@@ -130,6 +137,8 @@ export const RUN_FLAGS: FlagTable = {
   snapshot: { type: "string", default: "post-learn", allowed: ["post-learn", "post-agree"], help: "take the shared θ after learning or after the consensus step" },
   "mix-against": { type: "string", default: "sent", allowed: ["sent", "exact"], help: "under --compress f16 or int8, mix θ_j's differences against the copy of θ_i the neighbours received (sent: rounding errors leave the network's average alone) or θ_i itself (exact)" },
   "max-staleness": { type: "number", default: 5, min: 0, infinite: true, help: "ignore snapshots older than this (virtual s; inf = never)" },
+  "max-lead": { type: "int", min: 0, help: "bounded staleness (cdl, cdl-on-receive; simulator only): a node does not start a learning step while it is more than S steps ahead of what it has heard from its neighbours (those heard within --max-staleness); default off" },
+  "lead-mode": { type: "string", allowed: ["min-wait", "min-agree", "mean-wait", "mean-agree"], help: "with --max-lead: heard = min or mean over the live neighbours' newest snapshot steps; a held node waits, or agrees with each snapshot that arrives (default min-wait)" },
   drop: { type: "number", default: 0, min: 0, max: 1, help: "per-message drop probability" },
   "link-mtbf": { type: "number", default: Infinity, above: 0, infinite: true, help: "mean link up time, virtual s (inf = never fails)" },
   "link-mttr": { type: "number", default: 0, min: 0, help: "mean link down time, virtual s" },
