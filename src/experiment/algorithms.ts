@@ -34,7 +34,7 @@ export type Event =
   | { kind: "wake"; node: number; gen: number };
 
 /** --max-lead: a node held back before its next step, of time dt (already drawn); its wake-ups carry gen. */
-export interface Hold { dt: number; gen: number }
+export interface Hold { dt: number; gen: number; /** --lead-mode *-defer: its consensus step waits for the release. */ mix?: boolean }
 
 /** What the simulator holds beyond the world's nodes and network, at a point between two events. */
 export type SimState =
@@ -232,15 +232,17 @@ async function runEvents(w: World, h: Hooks, x: Executor): Promise<RunEnd> {
   // otherwise wait for each other until --max-staleness ages them out).
   const holds = new Map<number, Hold>();
   let wakeGen = 0;
-  const leadAgree = cfg.algorithm === "cdl" && (cfg.leadMode === "min-agree" || cfg.leadMode === "mean-agree");
+  const leadAgree = cfg.algorithm === "cdl" && (cfg.leadMode?.endsWith("-agree") ?? false);
+  const leadDefer = cfg.algorithm === "cdl" && (cfg.leadMode?.endsWith("-defer") ?? false);
   const wakeEvery = 2 * (network.transferTime(w.messageBytes) + cfg.jitter);
-  const hold = (i: number, t: number, dt: number) => {
+  const hold = (i: number, t: number, dt: number, mix: boolean) => {
     const gen = ++wakeGen;
-    holds.set(i, { dt, gen });
+    holds.set(i, mix ? { dt, gen, mix } : { dt, gen });
     q.schedule(t + wakeEvery, { kind: "wake", node: i, gen });
   };
   // A released node's step runs from t; under --budget time, one that cannot end by the end of the agreement phase is done.
   const release = (i: number, t: number, dt: number) => {
+    if (holds.get(i)?.mix) mix(w, h, x, nodes[i], fresh(w, nodes[i], t), t);
     holds.delete(i);
     if (timeBudget && t + dt > lastEnd) { nodes[i].done = true; return; }
     q.schedule(t + dt, { kind: "step", node: i, start: t });
@@ -329,10 +331,12 @@ async function runEvents(w: World, h: Hooks, x: Executor): Promise<RunEnd> {
         // consensus step instead (post-agree), it carries the gradient already scaled by w_ii, and
         // the network average learns at w_ii·lr rather than lr (1/10 of it on a 10-node complete graph).
         const early = d.share && cfg.snapshot === "post-learn" ? x.snapshot(s, t) : null;
-        if (d.agree) mix(w, h, x, s, fresh(w, s, t), t, w.cfg.weights, early);
+        const holding = !d.last && heldBack(w, s, t, t + dt);
+        const defer = holding && leadDefer && d.agree; // --lead-mode *-defer: mix at the release instead, with what has arrived by then
+        if (d.agree && !defer) mix(w, h, x, s, fresh(w, s, t), t, w.cfg.weights, early);
         if (d.share) share(s, early ?? x.snapshot(s, t), t);
         if (d.last) s.done = true;
-        else if (heldBack(w, s, t, t + dt)) hold(s.id, t, dt);
+        else if (holding) hold(s.id, t, dt, defer);
         else q.schedule(t + dt, { kind: "step", node: s.id, start: t });
       }
     }

@@ -84,7 +84,7 @@ export function heldBack(w: World, s: NodeState, start: number, end: number): bo
   if (S === undefined) return false;
   const learnsNext = w.cfg.budget === "time" ? end <= learnDeadline(w) * (1 + SAME_TIME) : s.steps < s.budgetSteps;
   if (!learnsNext) return false;
-  const mean = w.cfg.leadMode === "mean-wait" || w.cfg.leadMode === "mean-agree";
+  const mean = w.cfg.leadMode?.startsWith("mean") ?? false;
   let min = Infinity, sum = 0, n = 0;
   for (const snap of s.inbox.values()) {
     if (start - snap.sentAt > w.cfg.maxStaleness) continue;
