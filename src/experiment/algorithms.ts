@@ -18,7 +18,7 @@ import { fromEdges } from "../consensus/topology.ts";
 import { ConfigError } from "../errors.ts";
 import type { WeightRule } from "../consensus/weights.ts";
 import { startWorkers } from "../drivers/workers.ts";
-import { agree, agreeDeadline, clockStep, due, fresh, learn, ownCopy, receive, snapshot, type Received } from "../node/program.ts";
+import { agree, agreeDeadline, clockStep, due, fresh, heldBack, learn, ownCopy, receive, snapshot, type Received } from "../node/program.ts";
 import { EventQueue, type QueueState } from "../sim/events.ts";
 import { Network, type NetworkState, type SendResult } from "../sim/network.ts";
 import type { EvalResult } from "../nn/net.ts";
@@ -29,11 +29,16 @@ import { macsPerSample, type NodeState, type Snapshot, type World } from "./worl
 export type Event =
   | { kind: "step"; node: number; start: number }
   | { kind: "msg"; to: number; snap: Snapshot }
-  | { kind: "eval" };
+  | { kind: "eval" }
+  /** --max-lead: a held node looks again (and re-sends its snapshot, in case it was lost); `gen` matches its hold. */
+  | { kind: "wake"; node: number; gen: number };
+
+/** --max-lead: a node held back before its next step, of time dt (already drawn); its wake-ups carry gen. */
+export interface Hold { dt: number; gen: number; /** --lead-mode *-defer: its consensus step waits for the release. */ mix?: boolean }
 
 /** What the simulator holds beyond the world's nodes and network, at a point between two events. */
 export type SimState =
-  | { kind: "async"; queue: QueueState<Event>; end: number; nextCheckpoint: number; lostSteps: number }
+  | { kind: "async"; queue: QueueState<Event>; end: number; nextCheckpoint: number; lostSteps: number; held?: [number, Hold][]; wakeGen?: number }
   | { kind: "rounds"; t: number; nextEval: number; nextCheckpoint: number; global: Float32Array | null; star: NetworkState | null }
   /** A live node (src/drivers/live.ts): its clock position and next evaluation and checkpoint times. */
   | { kind: "live"; t: number; nextEval: number; nextCheckpoint: number };
@@ -221,15 +226,48 @@ async function runEvents(w: World, h: Hooks, x: Executor): Promise<RunEnd> {
     q.schedule(end, { kind: "step", node: i, start: t });
   };
   let end = 0, lostSteps = 0, nextCheckpoint = checkpointAfter(h, 0);
+  // --max-lead (bounded staleness): the nodes held back before their next learning step. A held
+  // node starts its step when an arrival lets it (heldBack), and wakes every two message times to
+  // look again and re-send its snapshot (two held nodes whose last messages were lost would
+  // otherwise wait for each other until --max-staleness ages them out).
+  const holds = new Map<number, Hold>();
+  let wakeGen = 0;
+  const leadAgree = cfg.algorithm === "cdl" && (cfg.leadMode?.endsWith("-agree") ?? false);
+  const leadDefer = cfg.algorithm === "cdl" && (cfg.leadMode?.endsWith("-defer") ?? false);
+  const wakeEvery = 2 * (network.transferTime(w.messageBytes) + cfg.jitter);
+  const hold = (i: number, t: number, dt: number, mix: boolean) => {
+    const gen = ++wakeGen;
+    holds.set(i, mix ? { dt, gen, mix } : { dt, gen });
+    q.schedule(t + wakeEvery, { kind: "wake", node: i, gen });
+  };
+  // A released node's step runs from t; under --budget time, one that cannot end by the end of the agreement phase is done.
+  const release = (i: number, t: number, dt: number) => {
+    if (holds.get(i)?.mix) mix(w, h, x, nodes[i], fresh(w, nodes[i], t), t);
+    holds.delete(i);
+    if (timeBudget && t + dt > lastEnd) { nodes[i].done = true; return; }
+    q.schedule(t + dt, { kind: "step", node: i, start: t });
+  };
+  const share = (s: NodeState, snap: Snapshot, t: number) => {
+    snap.holders++; // the sender's own hold while it sends
+    for (const j of w.topology.adj[s.id]) {
+      const r = network.send(s.id, j, snap.bytes ?? w.messageBytes, t);
+      h.observer?.sent?.(s.id, j, t, r);
+      if (r.delivered) { snap.holders++; q.schedule(r.arrival, { kind: "msg", to: j, snap }); }
+    }
+    letGo(snap);
+  };
   if (h.resume) {
     if (h.resume.kind !== "async") throw new Error(`runAsync: a ${h.resume.kind} state cannot resume a simulated asynchronous run`);
     q.restore(h.resume.queue, (e) => e);
     ({ end, lostSteps, nextCheckpoint } = h.resume);
+    for (const [i, hd] of h.resume.held ?? []) holds.set(i, hd);
+    wakeGen = h.resume.wakeGen ?? 0;
   } else {
     nodes.forEach((s) => scheduleStep(s.id, 0));
     q.schedule(0, { kind: "eval" });
   }
-  const state = (): SimState => ({ kind: "async", queue: q.state((e) => e), end, nextCheckpoint, lostSteps });
+  const state = (): SimState => ({ kind: "async", queue: q.state((e) => e), end, nextCheckpoint, lostSteps,
+    ...(cfg.maxLead !== undefined ? { held: [...holds].map(([i, hd]): [number, Hold] => [i, { ...hd }]), wakeGen } : {}) });
   const pause = yielder();
   // A run in --budget steps where nodes crash faster than they complete steps would never end.
   const maxLost = 20 * nodes.reduce((a, s) => a + s.budgetSteps, 0) + 1000;
@@ -242,7 +280,7 @@ async function runEvents(w: World, h: Hooks, x: Executor): Promise<RunEnd> {
     if (!ev) break;
     const t = ev.time, e = ev.event;
     if (t > cfg.timeLimit) break;
-    h.trace?.(`${t} ${e.kind} ${e.kind === "step" ? e.node : e.kind === "msg" ? `${e.snap.from}>${e.to}@${e.snap.step}` : ""}`);
+    h.trace?.(`${t} ${e.kind} ${e.kind === "step" || e.kind === "wake" ? e.node : e.kind === "msg" ? `${e.snap.from}>${e.to}@${e.snap.step}` : ""}`);
     if (e.kind === "eval") {
       await x.point(t);
       h.onEval?.(t);
@@ -257,6 +295,22 @@ async function runEvents(w: World, h: Hooks, x: Executor): Promise<RunEnd> {
       else {
         if (r.displaced) letGo(r.displaced);
         if (alg === "cdl-on-receive" && !s.done && network.isUp(s.id, t) && t - snap.sentAt <= cfg.maxStaleness) mix(w, h, x, s, [snap], t);
+        const hd = holds.get(s.id);
+        if (hd && network.isUp(s.id, t)) {
+          if (leadAgree && t - snap.sentAt <= cfg.maxStaleness) mix(w, h, x, s, [snap], t);
+          if (!heldBack(w, s, t, t + hd.dt)) release(s.id, t, hd.dt);
+        }
+      }
+    } else if (e.kind === "wake") {
+      const s = nodes[e.node], hd = holds.get(s.id);
+      if (hd && hd.gen === e.gen) {
+        if (!network.isUp(s.id, t)) { holds.delete(s.id); scheduleStep(s.id, t); } // crashed while held: rejoins as after any crash
+        else if (!heldBack(w, s, t, t + hd.dt)) release(s.id, t, hd.dt);
+        else {
+          share(s, x.snapshot(s, t), t);
+          hd.gen = ++wakeGen;
+          q.schedule(t + wakeEvery, { kind: "wake", node: s.id, gen: hd.gen });
+        }
       }
     } else {
       const s = nodes[e.node];
@@ -277,18 +331,12 @@ async function runEvents(w: World, h: Hooks, x: Executor): Promise<RunEnd> {
         // consensus step instead (post-agree), it carries the gradient already scaled by w_ii, and
         // the network average learns at w_ii·lr rather than lr (1/10 of it on a 10-node complete graph).
         const early = d.share && cfg.snapshot === "post-learn" ? x.snapshot(s, t) : null;
-        if (d.agree) mix(w, h, x, s, fresh(w, s, t), t, w.cfg.weights, early);
-        if (d.share) {
-          const snap = early ?? x.snapshot(s, t);
-          snap.holders++; // the sender's own hold while it sends
-          for (const j of w.topology.adj[s.id]) {
-            const r = network.send(s.id, j, snap.bytes ?? w.messageBytes, t);
-            h.observer?.sent?.(s.id, j, t, r);
-            if (r.delivered) { snap.holders++; q.schedule(r.arrival, { kind: "msg", to: j, snap }); }
-          }
-          letGo(snap);
-        }
+        const holding = !d.last && heldBack(w, s, t, t + dt);
+        const defer = holding && leadDefer && d.agree; // --lead-mode *-defer: mix at the release instead, with what has arrived by then
+        if (d.agree && !defer) mix(w, h, x, s, fresh(w, s, t), t, w.cfg.weights, early);
+        if (d.share) share(s, early ?? x.snapshot(s, t), t);
         if (d.last) s.done = true;
+        else if (holding) hold(s.id, t, dt, defer);
         else q.schedule(t + dt, { kind: "step", node: s.id, start: t });
       }
     }

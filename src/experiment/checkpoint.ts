@@ -15,7 +15,7 @@ import type { MessageKind, Sender } from "../node/compress.ts";
 import type { RngState } from "../rng.ts";
 import type { QueueState } from "../sim/events.ts";
 import type { NetworkState } from "../sim/network.ts";
-import type { Event, SimState } from "./algorithms.ts";
+import type { Event, Hold, SimState } from "./algorithms.ts";
 import type { RunConfig } from "./config.ts";
 import type { Recorder } from "./recorder.ts";
 import type { Snapshot, World } from "./world.ts";
@@ -25,7 +25,7 @@ const MAGIC = "CDLCKPT1";
 const VERSION = 1;
 
 type Blob = { blob: [number, number, "f32" | "i32"] };
-type SavedEvent = { kind: "step"; node: number; start: number } | { kind: "msg"; to: number; snap: number } | { kind: "eval" };
+type SavedEvent = { kind: "step"; node: number; start: number } | { kind: "msg"; to: number; snap: number } | { kind: "eval" } | { kind: "wake"; node: number; gen: number };
 
 interface SavedNode {
   steps: number; agreeSteps: number; done: boolean; cursor: number; order: Blob;
@@ -43,7 +43,7 @@ interface Header {
   config: RunConfig;
   /** Virtual time reached. */
   t: number;
-  sim: { kind: "async"; queue: QueueState<SavedEvent>; end: number; nextCheckpoint: number; lostSteps: number }
+  sim: { kind: "async"; queue: QueueState<SavedEvent>; end: number; nextCheckpoint: number; lostSteps: number; held?: [number, Hold][]; wakeGen?: number }
     | { kind: "rounds"; t: number; nextEval: number; nextCheckpoint: number; global: Blob | null; star: NetworkState | null }
     | { kind: "live"; t: number; nextEval: number; nextCheckpoint: number };
   nodes: SavedNode[];

@@ -47,6 +47,14 @@ export interface RunConfig {
   mixAgainst: "sent" | "exact";
   /** Ignore a neighbour's snapshot older than this many virtual seconds (by send time). Default 5. [ours] */
   maxStaleness: number;
+  /** --max-lead S: a node does not start a learning step while it is more than S steps ahead of
+   *  the newest snapshot steps heard from its live neighbours (program.ts heldBack); undefined = off. [ours, experimental] */
+  maxLead?: number;
+  /** How --max-lead measures "heard" and what a held node does: min or mean over the live
+   *  neighbours' newest snapshot steps; wait (idle), agree (mix each snapshot that arrives while
+   *  held), or defer (a step's consensus step, when the node is then held, waits until its release
+   *  and mixes the inbox as it is then). undefined = min-wait. [ours, experimental] */
+  leadMode?: "min-wait" | "min-agree" | "min-defer" | "mean-wait" | "mean-agree" | "mean-defer";
   /** Network failure model (src/sim/network.ts). [ours] */
   drop: number;
   linkMtbf: number;
@@ -130,6 +138,8 @@ export const RUN_FLAGS: FlagTable = {
   snapshot: { type: "string", default: "post-learn", allowed: ["post-learn", "post-agree"], help: "take the shared θ after learning or after the consensus step" },
   "mix-against": { type: "string", default: "sent", allowed: ["sent", "exact"], help: "under --compress f16 or int8, mix θ_j's differences against the copy of θ_i the neighbours received (sent: rounding errors leave the network's average alone) or θ_i itself (exact)" },
   "max-staleness": { type: "number", default: 5, min: 0, infinite: true, help: "ignore snapshots older than this (virtual s; inf = never)" },
+  "max-lead": { type: "int", min: 0, help: "bounded staleness (cdl, cdl-on-receive; simulator only): a node does not start a learning step while it is more than S steps ahead of what it has heard from its neighbours (those heard within --max-staleness); default off" },
+  "lead-mode": { type: "string", allowed: ["min-wait", "min-agree", "min-defer", "mean-wait", "mean-agree", "mean-defer"], help: "with --max-lead: heard = min or mean over the live neighbours' newest snapshot steps; a held node waits, agrees with each snapshot that arrives, or defers its consensus step to its release (default min-wait)" },
   drop: { type: "number", default: 0, min: 0, max: 1, help: "per-message drop probability" },
   "link-mtbf": { type: "number", default: Infinity, above: 0, infinite: true, help: "mean link up time, virtual s (inf = never fails)" },
   "link-mttr": { type: "number", default: 0, min: 0, help: "mean link down time, virtual s" },

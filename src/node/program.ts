@@ -10,6 +10,7 @@
 //   receive(…)  a snapshot arrives: skip a difference after a lost one, reject non-finite,
 //               ignore out-of-order, keep the newest
 //   fresh(…)    the inbox snapshots young enough to mix (--max-staleness)
+//   heldBack(…) --max-lead: must the node wait before its next learning step (bounded staleness)?
 //   snapshot(…) what θ_i's neighbours receive (exact, or as --compress encodes it)
 //
 // The budget is counted on the shared clock by default (--budget time, ALGORITHM.md "Budget"):
@@ -69,6 +70,32 @@ export function due(w: World, s: NodeState, t: number, next: number): Due {
   const share = sends && (tick % cfg.shareEvery === 0 || last || !learn);
   const agree = cfg.algorithm === "cdl" && (tick % w.localSteps === 0 || last || !learn);
   return { learn, agree, share, last };
+}
+
+/**
+ * --max-lead S (bounded staleness): whether node s must wait before a step from `start` to `end`.
+ * Only a learning step is held (under --budget time: one that ends by T; under steps: one within
+ * the budget). The node is held while its step count exceeds by more than S what it has heard:
+ * the min (or mean, --lead-mode mean-*) of the newest snapshot steps in its inbox, over the
+ * neighbours whose newest snapshot is no older than --max-staleness (a neighbour never heard
+ * from, or silent longer than that, is ignored, so a dead peer never blocks anyone). Off
+ * (undefined --max-lead): never held. Pure.
+ */
+export function heldBack(w: World, s: NodeState, start: number, end: number): boolean {
+  const S = w.cfg.maxLead;
+  if (S === undefined) return false;
+  const learnsNext = w.cfg.budget === "time" ? end <= learnDeadline(w) * (1 + SAME_TIME) : s.steps < s.budgetSteps;
+  if (!learnsNext) return false;
+  const mean = w.cfg.leadMode?.startsWith("mean") ?? false;
+  let min = Infinity, sum = 0, n = 0;
+  for (const snap of s.inbox.values()) {
+    if (start - snap.sentAt > w.cfg.maxStaleness) continue;
+    if (snap.step < min) min = snap.step;
+    sum += snap.step;
+    n++;
+  }
+  if (n === 0) return false;
+  return s.steps - (mean ? sum / n : min) > S;
 }
 
 /**
