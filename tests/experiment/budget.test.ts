@@ -11,7 +11,7 @@ import { runConfig, type RunConfig } from "../../src/experiment/config.ts";
 import { runExperiment, type RunOptions } from "../../src/experiment/run.ts";
 import type { World } from "../../src/experiment/world.ts";
 import { loadDataset } from "../../src/data/registry.ts";
-import { clockStep, due, learnDeadline } from "../../src/node/program.ts";
+import { clockStep, due, heldBack, learnDeadline } from "../../src/node/program.ts";
 
 const mnist = await loadDataset("mnist-10k");
 const dir = mkdtempSync(join(tmpdir(), "cdl-budget-"));
@@ -31,6 +31,41 @@ test("nodes of equal speed: --budget time and --budget steps are the same run, b
     assert.is(metrics(a.out!), metrics(b.out!), `${algorithm}: metrics.jsonl`);
     assert.equal(sa.steps, sb.steps, `${algorithm}: steps`);
   }
+});
+
+test("--max-lead: a node more than S steps ahead of the newest snapshots it heard (min or mean, fresh ones only) is held; off by default", async () => {
+  let w: World | undefined;
+  await run(cfgOf({ budget: "steps", epochs: 0.1 }), { onStart: (x) => { w = x; } });
+  const s = w!.nodes[0];
+  const snap = (from: number, step: number, sentAt: number) => ({ from, step, sentAt, theta: new Float32Array(0), finite: true, holders: 0 });
+  const at = (cfg: Partial<RunConfig>, steps: number, inbox: ReturnType<typeof snap>[], t = 1) => {
+    const ww = { ...w!, cfg: { ...w!.cfg, ...cfg } } as World;
+    return heldBack(ww, { ...s, steps, budgetSteps: 100, inbox: new Map(inbox.map((x) => [x.from, x])) }, t, t + 0.02);
+  };
+  const two = [snap(1, 3, 0.9), snap(3, 7, 0.9)];
+  assert.is(at({}, 50, two), false, "off without --max-lead");
+  assert.is(at({ maxLead: 1 }, 4, two), false, "4 − min 3 = 1: not more than S");
+  assert.is(at({ maxLead: 1 }, 5, two), true, "5 − 3 > 1");
+  assert.is(at({ maxLead: 1, leadMode: "mean-wait" }, 6, two), false, "6 − mean 5 = 1");
+  assert.is(at({ maxLead: 1, leadMode: "mean-wait" }, 7, two), true);
+  assert.is(at({ maxLead: 1, maxStaleness: 0.05 }, 50, two), false, "snapshots older than --max-staleness do not hold anyone");
+  assert.is(at({ maxLead: 1 }, 50, []), false, "a node that heard nobody is not held");
+  assert.is(at({ maxLead: 1 }, 100, two), false, "only a learning step is held (the budget is spent)");
+});
+
+test("--max-lead 0 with a 4× straggler: the others keep within a few steps of it instead of running 4× ahead; every node runs its budget", async () => {
+  const base = { budget: "steps" as const, epochs: 4, stragglers: 0.25, stragglerFactor: 4, drop: 0, linkMtbf: Infinity, agreeSteps: 0 };
+  const a = cfgOf(base), b = cfgOf({ ...base, maxLead: 0 });
+  const free = await run(a), held = await run(b);
+  assert.equal(held.steps, free.steps, "the same steps");
+  /** The largest difference in steps between two nodes at any evaluation point. */
+  const spread = (d: string) => {
+    const byT = new Map<number, number[]>();
+    for (const l of metrics(d).trim().split("\n").map((x) => JSON.parse(x))) if (l.type === "node") byT.set(l.t, [...(byT.get(l.t) ?? []), l.steps]);
+    return Math.max(...[...byT.values()].map((st) => Math.max(...st) - Math.min(...st)));
+  };
+  const sf = spread(a.out!), sh = spread(b.out!);
+  assert.ok(sf >= 10 && sh <= 4, `spread of steps: ${sf} free, ${sh} held`);
 });
 
 test("stragglers under --budget time: every node stops learning at T; a k× slower node does 1/k of the steps", async () => {
