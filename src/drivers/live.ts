@@ -207,7 +207,8 @@ export async function runLiveNode(cfg: RunConfig, o: LiveOptions): Promise<LiveS
   /** Sends node s's snapshot (taken this step) to every neighbour, through the fault-injection model. */
   const share = (snap: Snapshot, t: number) => {
     const sentAt = o.startAt + snap.sentAt * 1000, direct: number[] = [];
-    let injectedNow = 0, payload: Float32Array | EncodedTheta = codec === "f32" ? snap.theta : encoded(), kept = false;
+    const now = codec === "f32" ? snap.theta : encoded();
+    let injectedNow = 0, later: Float32Array | EncodedTheta | undefined; // a delayed send's θ: encoded bytes outlive w.wire only as a copy
     for (const j of w.topology.adj[o.id]) {
       const r = w.network.send(o.id, j, w.messageBytes, t);
       if (!r.delivered) { injected.dropped++; continue; }
@@ -216,12 +217,11 @@ export async function runLiveNode(cfg: RunConfig, o: LiveOptions): Promise<LiveS
       injected.delayed++;
       injectedNow++;
       snap.holders++;
-      if (!kept && codec !== "f32") { payload = { codec, bytes: (payload as EncodedTheta).bytes.slice() }; kept = true; } // outlives w.wire
-      const later = payload;
-      const timer = setTimeout(() => { timers.delete(timer); transport.send(j, snap.step, sentAt, later); letGo(snap); }, delay);
+      const theta = (later ??= now instanceof Float32Array ? now : { codec, bytes: now.bytes.slice() });
+      const timer = setTimeout(() => { timers.delete(timer); transport.send(j, snap.step, sentAt, theta); letGo(snap); }, delay);
       timers.add(timer);
     }
-    if (direct.length) transport.send(direct, snap.step, sentAt, payload);
+    if (direct.length) transport.send(direct, snap.step, sentAt, now);
     if (snap.step <= s.budgetSteps) offered += direct.length + injectedNow;
   };
   const testCount = Math.min(cfg.testLimit ?? w.ds.test.count, w.ds.test.count);
