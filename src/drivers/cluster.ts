@@ -15,7 +15,7 @@ import { htmlReport, lineChart, PALETTE, type Series } from "../report/svg.ts";
 import { Rng } from "../rng.ts";
 import { runtimeInfo } from "../runtime.ts";
 import { generateKey, writeKeyFile } from "../transport/key.ts";
-import { SETTING_KEYS, type RunConfig } from "../experiment/config.ts";
+import { runCommandLine, SETTING_KEYS, type RunConfig } from "../experiment/config.ts";
 import { avg } from "../experiment/recorder.ts";
 import { buildWorld } from "../experiment/world.ts";
 import { compressProblem, LIVE_ALGORITHMS, type LiveRecord, type LiveSummary } from "./live.ts";
@@ -99,7 +99,7 @@ export function twinOf(cfg: RunConfig, nodes: readonly Pick<LiveSummary, "clock"
   const round = (x: number) => Number(x.toPrecision(3));
   const drop = Math.min(0.99, round(1 - (1 - cfg.drop) * (1 - loss)));
   const settings = { ...settingsOf(cfg), "step-cost": round(stepCost), latency: round(latency), jitter: round(jitter), bandwidth: "inf", drop };
-  const command = "cdl run " + Object.entries(settings).map(([k, v]) => `--${k} ${v}`).join(" ");
+  const command = runCommandLine(Object.entries(settings).map(([k, v]): [string, string] => [k, String(v)]));
   return { stepCost: round(stepCost), latency: round(latency), jitter: round(jitter), loss: round(loss), drop, settings, command };
 }
 

@@ -259,6 +259,23 @@ export function validateRunConfig(c: RunConfig): RunConfig {
 }
 
 /** Builds a RunConfig from command-line flags (and the --config file they may name). */
+const shellWord = (s: string) => (/^[\w.:,=+\/-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`);
+
+/**
+ * `cdl run` with these settings (kebab-case name → value as a flag takes it), leaving out those at
+ * their default: a command a person can paste. A bool is `--name` when true, `--name=false` when false.
+ */
+export function runCommandLine(settings: Iterable<[string, string]>): string {
+  const parts: string[] = [];
+  for (const [k, v] of settings) {
+    const spec = RUN_FLAGS[k];
+    if (spec && spec.default !== undefined && String(spec.default) === v) continue;
+    if (spec?.default === Infinity && (v === "inf" || v === "Infinity")) continue;
+    parts.push(spec?.type === "bool" ? (v === "true" ? `--${k}` : `--${k}=${v}`) : `--${k} ${shellWord(v)}`);
+  }
+  return ["cdl run", ...parts].join(" ");
+}
+
 export function runConfigFromArgs(argv: readonly string[]): { config: RunConfig; json: boolean; quiet: boolean; workers: number | "auto" } {
   const first = parseFlags("cdl run", argv, RUN_FLAGS);
   if (first.positional.length) throw new UsageError(`cdl run: unexpected argument '${first.positional[0]}' (flags start with --)`);

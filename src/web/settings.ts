@@ -5,7 +5,7 @@
 // once, in one place, with one set of messages.
 import { parseFlags, UsageError } from "../cli/args.ts";
 import { ConfigError } from "../errors.ts";
-import { RUN_FLAGS, runConfigFromSettings, type RunConfig } from "../experiment/config.ts";
+import { RUN_FLAGS, runCommandLine, runConfigFromSettings, type RunConfig } from "../experiment/config.ts";
 
 /** What the page runs when the URL does not say (the README's `npm start`, with evaluation points
  * dense enough to watch: every 2 virtual s on 500 test digits). */
@@ -43,18 +43,10 @@ export function labConfig(settings: Map<string, string>): RunConfig {
   }
 }
 
-const shellWord = (s: string) => (/^[\w.:,=+\/-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`);
-
 /** The settings as a command line (those that differ from `cdl run`'s defaults) and as a query
  * string (all of them, so a shared URL means the same run even if the lab's defaults change). */
 export function describeSettings(settings: Map<string, string>): { command: string; query: string } {
-  const parts: string[] = [], q = new URLSearchParams();
-  for (const [k, v] of settings) {
-    const spec = RUN_FLAGS[k];
-    if (spec && spec.default !== undefined && String(spec.default) === v) continue;
-    if (spec?.default === Infinity && (v === "inf" || v === "Infinity")) continue;
-    parts.push(`--${k} ${shellWord(v)}`);
-  }
+  const q = new URLSearchParams();
   for (const [k, v] of settings) q.set(k, v);
-  return { command: ["cdl run", ...parts].join(" "), query: q.toString() };
+  return { command: runCommandLine(settings), query: q.toString() };
 }

@@ -11,7 +11,7 @@ import { cdlSync, root } from "../cli.ts";
 import { LIVE_ALGORITHMS, liveProblems } from "../../src/drivers/live.ts";
 import { twinOf } from "../../src/drivers/cluster.ts";
 import { parsePeers, splitFlags, NODE_FLAGS } from "../../src/cli/node.ts";
-import { runConfig } from "../../src/experiment/config.ts";
+import { runConfig, runConfigFromArgs } from "../../src/experiment/config.ts";
 import { tensorsOf } from "../../src/node/compress.ts";
 import { planModel } from "../../src/nn/spec.ts";
 import { encodedFrameBytes, frameBytes } from "../../src/transport/wire.ts";
@@ -71,7 +71,7 @@ skipIf(!hasBunDeno && "bun and deno are not installed (npm ci installs them)")("
 });
 
 test("the simulated twin: the cluster's settings on the clock its nodes measured", () => {
-  const cfg = runConfig({ model: "mlp", nodes: 3, drop: 0.2, latency: 0, bandwidth: Infinity, budget: "steps" });
+  const cfg = runConfig({ model: "mlp", nodes: 3, drop: 0.2, latency: 0, bandwidth: Infinity, budget: "steps", augment: true });
   const clock = (learnSteps: number, learnSeconds: number, ages: number[], offered: number, received: number) => ({ clock: { learnSteps, learnSeconds, ages, offered, received } });
   const ages = Array.from({ length: 100 }, (_, i) => 0.001 * (i + 1)); // 1 … 100 ms
   const t = twinOf(cfg, [clock(10, 0.1, ages, 40, 30), clock(10, 0.3, [], 40, 10), clock(10, 0.2, [], 20, 0)])!;
@@ -84,6 +84,11 @@ test("the simulated twin: the cluster's settings on the clock its nodes measured
   assert.is(t.settings.split, cfg.split);
   for (const f of ["--step-cost 0.02", "--latency 0.006", "--jitter 0.0445", "--bandwidth inf", "--drop 0.68", "--budget steps"]) assert.ok(t.command.includes(` ${f} `) || t.command.endsWith(` ${f}`), `${f} in ${t.command}`);
   assert.ok(t.command.startsWith("cdl run "));
+  // The command a report shows must run as it is: every setting parses back to the twin's.
+  const back = runConfigFromArgs(t.command.split(" ").slice(2)).config;
+  assert.equal([back.drop, back.stepCost, back.latency, back.jitter, back.bandwidth, back.budget, back.augment, back.split], [0.68, 0.02, 0.006, 0.0445, Infinity, "steps", true, cfg.split]);
+  const plain = twinOf({ ...cfg, augment: false }, [clock(10, 0.1, ages, 40, 30)])!;
+  assert.is(runConfigFromArgs(plain.command.split(" ").slice(2)).config.augment, false);
   assert.is(twinOf(cfg, [clock(0, 0, [], 0, 0), clock(1, 0, [], 2, 2)]), null, "nobody took two learning steps: no clock to measure");
 });
 
