@@ -6,13 +6,14 @@ import { RUNTIMES, runCluster, type ClusterSummary, type RuntimeName } from "../
 import { writeAtomic } from "../io/dirs.ts";
 import { helpText, parseFlags, UsageError, type FlagTable } from "./args.ts";
 import { LIVE_DEFAULTS, splitFlags } from "./node.ts";
+import { transportThreadFor } from "../drivers/live.ts";
 import { stopOnSignals } from "./signals.ts";
 
 export const CLUSTER_FLAGS: FlagTable = {
   runtimes: { type: "string", default: "node", help: "runtimes of the node processes, assigned in turn: e.g. node,bun,deno" },
   "kill-every": { type: "number", default: 0, min: 0, help: "kill a random node process every this many wall seconds and restart it from its checkpoint (0: never)" },
   timeout: { type: "number", default: 900, above: 0, help: "stop every process and fail after this many wall seconds" },
-  "transport-thread": { type: "string", default: "main", allowed: ["main", "worker"], help: "each node's transport on its training thread or on a worker thread" },
+  "transport-thread": { type: "string", default: "auto", allowed: ["auto", "main", "worker"], help: "each node's transport on its training thread or on a worker thread (auto: worker when this machine has 2 cores per node)" },
   "start-delay": { type: "number", default: 3, min: 0, help: "seconds from starting the processes to the shared clock's origin (loading time)" },
   twin: { type: "bool", default: false, help: "then simulate the run on the clock the nodes measured (step time, snapshot ages) into --out/twin, and compare" },
 };
@@ -51,7 +52,7 @@ export async function clusterCommand(argv: string[]): Promise<number> {
   const stop = stopOnSignals((sig) => console.error(`${sig}: stopping the nodes (they checkpoint and write their summaries)…`));
   try {
     const s = await runCluster(config, {
-      runtimes, killEvery: flags["kill-every"] as number, transportThread: flags["transport-thread"] as "main" | "worker", timeout: flags.timeout as number, startDelay: flags["start-delay"] as number,
+      runtimes, killEvery: flags["kill-every"] as number, transportThread: transportThreadFor(flags["transport-thread"] as "auto" | "main" | "worker", config.nodes), timeout: flags.timeout as number, startDelay: flags["start-delay"] as number,
       quiet, log: (l) => { if (!json) console.error(l); }, shouldStop: stop.requested,
     });
     if (flags.twin && s.twin && !s.interrupted) {

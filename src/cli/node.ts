@@ -4,7 +4,7 @@
 import { readKeyFile, generateKey, loadClusterKey, writeKeyFile } from "../transport/key.ts";
 import { runConfigFromArgs, RUN_FLAGS, type RunConfig } from "../experiment/config.ts";
 import { parseTopology } from "../consensus/topology.ts";
-import { LIVE_ALGORITHMS, liveProblems, runLiveNode, type LiveSummary } from "../drivers/live.ts";
+import { LIVE_ALGORITHMS, liveProblems, runLiveNode, transportThreadFor, type LiveSummary } from "../drivers/live.ts";
 import { ConfigError } from "../errors.ts";
 import { Rng } from "../rng.ts";
 import { helpText, parseFlags, UsageError, type FlagTable } from "./args.ts";
@@ -15,7 +15,7 @@ export const NODE_FLAGS: FlagTable = {
   listen: { type: "string", default: "127.0.0.1:0", help: "HOST:PORT to listen on (port 0: any free port)" },
   peers: { type: "string", default: "", help: "every neighbour's address: ID=HOST:PORT,ID=HOST:PORT,…" },
   key: { type: "string", help: "cluster key file (cdl keygen); or set CDL_CLUSTER_KEY to the key's hex" },
-  "transport-thread": { type: "string", default: "main", allowed: ["main", "worker"], help: "run sockets, HMAC and framing on the training thread or on a worker thread (worker: off the training path when a core is free)" },
+  "transport-thread": { type: "string", default: "auto", allowed: ["auto", "main", "worker"], help: "run sockets, HMAC and framing on the training thread or on a worker thread, off the training path (auto: worker when this machine has 2 cores or more)" },
   linger: { type: "number", default: 10, min: 0, help: "after its last step, keep agreeing while a neighbour still works, waiting at most this many seconds for a silent one" },
   "start-at": { type: "number", min: 0, help: "origin of the shared clock, ms since 1970 (default: now); a cluster gives every node the same" },
 };
@@ -94,7 +94,7 @@ export async function nodeCommand(argv: string[]): Promise<number> {
     s = await runLiveNode(cfg, {
       id: flags.id as number, host, port, peers, key,
       startAt: (flags["start-at"] as number | undefined) ?? Date.now(), out, resume: config.resume !== undefined,
-      evalEvery: config.evalEvery ?? 2, linger: flags.linger as number, transportWorker: flags["transport-thread"] === "worker", shouldStop: stop.requested,
+      evalEvery: config.evalEvery ?? 2, linger: flags.linger as number, transportWorker: transportThreadFor(flags["transport-thread"] as "auto" | "main" | "worker", 1) === "worker", shouldStop: stop.requested,
       log: quiet ? undefined : (line) => console.error(line),
     });
   } finally {

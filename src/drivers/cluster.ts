@@ -185,7 +185,8 @@ export async function runCluster(cfg: RunConfig, o: ClusterOptions): Promise<Clu
     procs[i] = p;
   };
   o.log(`cdl cluster: ${n} node processes (${[...new Set(topology.adj.map((_, i) => runtimeOf(i)))].join(", ")}) on 127.0.0.1, ${topology.name}, ` +
-    `${cfg.algorithm}, ${cfg.model} on ${cfg.dataset}, split ${cfg.split}, drop ${cfg.drop}${o.killEvery ? `, a node killed every ${o.killEvery} s` : ""}; files in ${out}`);
+    `${cfg.algorithm}, ${cfg.model} on ${cfg.dataset}, split ${cfg.split}, drop ${cfg.drop}${o.killEvery ? `, a node killed every ${o.killEvery} s` : ""}, ` +
+    `transport on ${o.transportThread === "worker" ? "a worker thread" : "the training thread"}; files in ${out}`);
   for (let i = 0; i < n; i++) start(i, false);
 
   const kills: ClusterSummary["kills"] = [];

@@ -21,7 +21,7 @@ import { ConfigError } from "../errors.ts";
 import { prepareDir, writeAtomic } from "../io/dirs.ts";
 import { levelBytes, parseCompression } from "../node/compress.ts";
 import { agree, agreeDeadline, clockStep, due, fresh, learn, ownCopy, receive, snapshot } from "../node/program.ts";
-import { runtimeInfo } from "../runtime.ts";
+import { cores, runtimeInfo } from "../runtime.ts";
 import { importKey } from "../transport/key.ts";
 import { Transport, type TransportStats } from "../transport/links.ts";
 import { WorkerTransport } from "../transport/worker.ts";
@@ -103,6 +103,17 @@ const MAX_AGES = 20000;
 /** setImmediate where the runtime has it (a macrotask that lets sockets run), else a 0 ms timer. */
 const yieldToIo = (): Promise<void> =>
   new Promise((r) => (typeof setImmediate === "function" ? setImmediate(r) : setTimeout(r, 0)));
+
+/**
+ * --transport-thread auto: the transport on a worker thread when this machine has a core for it, i.e.
+ * at least two cores per node process it runs (one training, one for sockets, framing and HMAC);
+ * otherwise on the training thread, since a worker on an oversubscribed machine only adds work.
+ * On this 2-core machine: one node (cdl node) → worker; a cluster of 3 or 8 → main.
+ */
+export function transportThreadFor(choice: "auto" | "main" | "worker", nodesOnThisMachine: number, machineCores = cores()): "main" | "worker" {
+  if (choice !== "auto") return choice;
+  return machineCores >= 2 * nodesOnThisMachine ? "worker" : "main";
+}
 
 /** Why a live node cannot send θ as --compress says, or null: live frames carry the level codecs only. */
 export function compressProblem(cfg: RunConfig): string | null {

@@ -8,7 +8,7 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { cdlSync, root } from "../cli.ts";
-import { LIVE_ALGORITHMS, liveProblems } from "../../src/drivers/live.ts";
+import { LIVE_ALGORITHMS, liveProblems, transportThreadFor } from "../../src/drivers/live.ts";
 import { twinOf } from "../../src/drivers/cluster.ts";
 import { parsePeers, splitFlags, NODE_FLAGS } from "../../src/cli/node.ts";
 import { runConfig, runConfigFromArgs } from "../../src/experiment/config.ts";
@@ -42,6 +42,8 @@ test("node flags: peers parse, unknown neighbours and missing addresses are name
   }
   assert.equal([...LIVE_ALGORITHMS], ["cdl", "cdl-on-receive", "isolated"]);
   assert.match(liveProblems(runConfig({ budget: "time" }), { id: 0, peers: new Map() }, [])[0], /--budget time on the wall clock needs --step-cost/);
+  assert.equal([transportThreadFor("auto", 1, 2), transportThreadFor("auto", 3, 2), transportThreadFor("auto", 8, 16), transportThreadFor("auto", 8, 15)], ["worker", "main", "worker", "main"], "auto: 2 cores a node");
+  assert.equal([transportThreadFor("main", 1, 64), transportThreadFor("worker", 8, 2)], ["main", "worker"]);
   for (const compress of ["f32", "f16", "int8"]) assert.equal(liveProblems(runConfig({ budget: "steps", compress }), { id: 0, peers: new Map() }, []), [], compress);
   for (const compress of ["topk:0.1", "diff-int8,every=4"]) {
     assert.match(liveProblems(runConfig({ budget: "steps", compress }), { id: 0, peers: new Map() }, [])[0], /runs only in the simulator: a difference codec/, compress);
