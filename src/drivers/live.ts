@@ -178,6 +178,7 @@ export async function runLiveNode(cfg: RunConfig, o: LiveOptions): Promise<LiveS
     id: o.id, fingerprint, numParams: w.plan.numParams, tensors: w.tensors, host: o.host, port: o.port,
     peers: new Map([...o.peers].map(([j, a]) => [j, a] as [number, string | null])), log,
     onSnapshot: (m) => {
+      if (m.sentAt < o.startAt) return; // a neighbour's warm-up frame (see below): not a snapshot of the run
       const snap: Snapshot = { from: m.from, step: m.step, sentAt: (m.sentAt - o.startAt) / 1000, theta: m.theta, finite: true, holders: 1 };
       // A neighbour that restarted (a new transport epoch) counts its steps again from where it
       // resumed: its new snapshots replace the old process's whatever their step.
@@ -250,7 +251,16 @@ export async function runLiveNode(cfg: RunConfig, o: LiveOptions): Promise<LiveS
   let trainMs = 0, lastStep = cfg.stepCost ?? 0, interrupted = false;
   const checkpoint = (t: number) => writeCheckpoint(o.out, w, { kind: "live", t, nextEval, nextCheckpoint }, { lines }, t, { trainMs, wallMs: performance.now() - wall0 });
 
-  // Wait for the shared start (a cluster starts every node at the same moment).
+  // Before the shared start (a cluster starts every node at the same moment), while waiting:
+  // evaluate the initial model for the t = 0 record, and send each neighbour one warm-up frame (θ
+  // as it is, step 0, sent before the origin, which receivers drop) so that the connection, the
+  // sockets' buffers and both ends' framing and HMAC have run once. Without them the first
+  // snapshots of a run arrived ~200 ms late (8 processes on 2 cores), a third of a 1-epoch run.
+  if (now() < 0) {
+    record(0);
+    nextEval = o.evalEvery;
+    if (sends && !ck) transport.send(w.topology.adj[o.id], 0, Date.now(), codec === "f32" ? s.params.theta.view : (snapshot(w, s, now()), encoded()));
+  }
   while (now() < 0 && !o.shouldStop?.()) await new Promise((r) => setTimeout(r, Math.min(50, -now() * 1000)));
   for (;;) {
     if (o.shouldStop?.()) { interrupted = true; break; }

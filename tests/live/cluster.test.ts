@@ -105,6 +105,13 @@ test("cdl cluster --transport-thread worker --compress int8 --twin: nodes whose 
   assert.ok(frame < frameBytes(planModel("mlp", [1, 28, 28], 10).numParams) / 3.9);
   assert.ok(s.messages.perNode.every((m: { delivered: number; bytes: number }) => m.delivered > 0 && m.bytes === m.delivered * frame), `every frame ${frame} bytes: ${JSON.stringify(s.messages.perNode)}`);
   assert.ok(s.accuracy.min > 0.5, `int8 nodes learn: ${s.accuracy.perNode}`);
+  // Each node sent its neighbours a warm-up frame before the start, which they did not take as a
+  // snapshot of the run: frames handed over = the run's snapshots (their ages) + at most 2 warm-ups.
+  const warm = [0, 1, 2].map((i) => {
+    const n = JSON.parse(readFileSync(join(out, `node-${i}`, "summary.json"), "utf8"));
+    return n.transport.received - n.clock.ages.length;
+  });
+  assert.ok(warm.every((k) => k >= 0 && k <= 2) && warm.some((k) => k > 0), `warm-up frames per node: ${warm}`);
   assert.equal(processesWith(out), []);
   assert.ok(s.twin.stepCost > 0 && s.twin.latency >= 0 && s.twin.jitter >= 0 && s.twin.drop >= 0 && s.twin.drop < 1, JSON.stringify(s.twin));
   const twin = JSON.parse(readFileSync(join(out, "twin", "summary.json"), "utf8"));
