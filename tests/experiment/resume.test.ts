@@ -57,6 +57,19 @@ for (const algorithm of ["cdl", "cdl-on-receive", "fedavg", "dpsgd"] as const) {
   });
 }
 
+test("--max-lead: a run interrupted every 25 events, also while nodes are held back, resumes to the uninterrupted run's metrics", async () => {
+  for (const leadMode of ["min-wait", "min-agree", "min-defer"] as const) {
+    const cfg = cfgOf({ algorithm: "cdl", budget: "steps", maxLead: 0, leadMode, stragglers: 0.25, stragglerFactor: 4, epochs: 2 });
+    const whole = out();
+    await run({ ...cfg, out: whole });
+    const d = out();
+    let r = await run({ ...cfg, out: d }, { shouldStop: after(25) }), parts = 1;
+    while (r.interrupted) { r = await run({ ...cfg }, { resume: d, shouldStop: after(25) }); parts++; }
+    assert.ok(parts > 10, `${leadMode}: ${parts} parts`);
+    assert.is(metrics(d), metrics(whole), `${leadMode}: resumed metrics.jsonl equals the uninterrupted one`);
+  }
+});
+
 test("--checkpoint-every: a periodic checkpoint taken mid-run continues to the same end", async () => {
   const cfg = cfgOf({ checkpointEvery: 0.05, evalEvery: 0.02 });
   const a = out(), b = out();
