@@ -47,7 +47,7 @@ export async function clusterCommand(argv: string[]): Promise<number> {
   const runtimes = (flags.runtimes as string).split(",").map((r) => r.trim()) as RuntimeName[];
   const bad = runtimes.filter((r) => !(RUNTIMES as readonly string[]).includes(r));
   if (bad.length || !runtimes.length) throw new UsageError(`cdl cluster: --runtimes ${flags.runtimes}: unknown ${bad.join(", ")} (allowed: ${RUNTIMES.join(", ")})`);
-  const { config, json, quiet } = runConfigFromArgs([...LIVE_DEFAULTS, ...rest]);
+  const { config, json, quiet } = runConfigFromArgs(rest, LIVE_DEFAULTS);
   if (config.resume) throw new UsageError("cdl cluster: --resume is for cdl run and cdl node; a cluster restarts its killed nodes from their checkpoints itself");
   const stop = stopOnSignals((sig) => console.error(`${sig}: stopping the nodes (they checkpoint and write their summaries)…`));
   try {

@@ -22,7 +22,7 @@ export const NODE_FLAGS: FlagTable = {
 
 /** Defaults of a live run that differ from a simulated one's: a node's own steps as the budget (a
  * wall-clock budget needs a step time), and no modelled delay on top of the real network's. */
-export const LIVE_DEFAULTS: readonly string[] = ["--budget", "steps", "--latency", "0", "--bandwidth", "inf"];
+export const LIVE_DEFAULTS: Readonly<Record<string, unknown>> = { budget: "steps", latency: 0, bandwidth: Infinity };
 
 /** Splits argv into the flags of `table` and the rest (the run's flags). */
 export function splitFlags(argv: readonly string[], table: FlagTable): { own: string[]; rest: string[] } {
@@ -76,7 +76,7 @@ export async function nodeCommand(argv: string[]): Promise<number> {
   const { own, rest } = splitFlags(argv, NODE_FLAGS);
   const { flags } = parseFlags("cdl node", own, NODE_FLAGS);
   if (flags.id === undefined) throw new UsageError("cdl node: --id is required (this node's id in the topology)");
-  const { config, json, quiet } = runConfigFromArgs([...LIVE_DEFAULTS, ...rest]);
+  const { config, json, quiet } = runConfigFromArgs(rest, LIVE_DEFAULTS);
   if (!config.out && !config.resume) throw new UsageError("cdl node: --out DIR is required (the node's metrics, summary, final model and checkpoints)");
   const { host, port } = parseListen(flags.listen as string);
   const peers = parsePeers(flags.peers as string);

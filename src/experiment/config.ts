@@ -276,10 +276,14 @@ export function runCommandLine(settings: Iterable<[string, string]>): string {
   return ["cdl run", ...parts].join(" ");
 }
 
-export function runConfigFromArgs(argv: readonly string[]): { config: RunConfig; json: boolean; quiet: boolean; workers: number | "auto" } {
+/**
+ * The run's config from command-line flags over a --config file over `defaults` (settings, kebab-case,
+ * that replace RUN_FLAGS' defaults for a command: cdl node's and cdl cluster's live defaults).
+ */
+export function runConfigFromArgs(argv: readonly string[], defaults: Record<string, unknown> = {}): { config: RunConfig; json: boolean; quiet: boolean; workers: number | "auto" } {
   const first = parseFlags("cdl run", argv, RUN_FLAGS);
   if (first.positional.length) throw new UsageError(`cdl run: unexpected argument '${first.positional[0]}' (flags start with --)`);
-  const base = first.flags.config ? readConfigFile(first.flags.config as string) : {};
+  const base = { ...defaults, ...(first.flags.config ? readConfigFile(first.flags.config as string) : {}) };
   const { flags } = parseFlags("cdl run", argv, RUN_FLAGS, base);
   return { config: toRunConfig(flags), json: flags.json as boolean, quiet: flags.quiet as boolean, workers: flags.workers as number | "auto" };
 }

@@ -4,13 +4,13 @@
 // started is stopped.
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { cdlSync, root } from "../cli.ts";
 import { LIVE_ALGORITHMS, liveProblems, transportThreadFor } from "../../src/drivers/live.ts";
 import { twinOf } from "../../src/drivers/cluster.ts";
-import { parsePeers, splitFlags, NODE_FLAGS } from "../../src/cli/node.ts";
+import { LIVE_DEFAULTS, parsePeers, splitFlags, NODE_FLAGS } from "../../src/cli/node.ts";
 import { runConfig, runConfigFromArgs } from "../../src/experiment/config.ts";
 import { tensorsOf } from "../../src/node/compress.ts";
 import { planModel } from "../../src/nn/spec.ts";
@@ -41,6 +41,13 @@ test("node flags: peers parse, unknown neighbours and missing addresses are name
     assert.match(liveProblems(runConfig({ algorithm, budget: "steps" }), { id: 0, peers: new Map() }, [])[0], /runs only in the simulator/);
   }
   assert.equal([...LIVE_ALGORITHMS], ["cdl", "cdl-on-receive", "isolated"]);
+  // Live defaults yield to a --config file and to flags: a cluster hands its nodes their settings in a file.
+  const file = join(dir, "settings.json");
+  writeFileSync(file, JSON.stringify({ latency: 0.002, budget: "time", "step-cost": 0.01 }));
+  const pick = (c: ReturnType<typeof runConfigFromArgs>["config"]) => [c.latency, c.bandwidth, c.budget];
+  assert.equal(pick(runConfigFromArgs([], LIVE_DEFAULTS).config), [0, Infinity, "steps"], "the live defaults");
+  assert.equal(pick(runConfigFromArgs(["--config", file], LIVE_DEFAULTS).config), [0.002, Infinity, "time"], "the file's settings win over them");
+  assert.equal(pick(runConfigFromArgs(["--config", file, "--latency", "0.003"], LIVE_DEFAULTS).config), [0.003, Infinity, "time"], "and flags over the file");
   assert.match(liveProblems(runConfig({ budget: "time" }), { id: 0, peers: new Map() }, [])[0], /--budget time on the wall clock needs --step-cost/);
   assert.equal([transportThreadFor("auto", 1, 2), transportThreadFor("auto", 3, 2), transportThreadFor("auto", 8, 16), transportThreadFor("auto", 8, 15)], ["worker", "main", "worker", "main"], "auto: 2 cores a node");
   assert.equal([transportThreadFor("main", 1, 64), transportThreadFor("worker", 8, 2)], ["main", "worker"]);
@@ -96,7 +103,8 @@ test("the simulated twin: the cluster's settings on the clock its nodes measured
 
 test("cdl cluster --transport-thread worker --compress int8 --twin: nodes whose sockets and HMAC run on a worker thread exchange int8 snapshots; the twin runs on their clock", () => {
   const out = join(dir, "worker");
-  const r = cdlSync(["cluster", "--nodes", "3", "--transport-thread", "worker", "--compress", "int8", "--model", "mlp", "--epochs", "3", "--train-limit", "3000",
+  // --latency 0.002: every snapshot waits 2 ms at the sender (fault injection), so it is sent later from its own copy of the encoded bytes.
+  const r = cdlSync(["cluster", "--nodes", "3", "--transport-thread", "worker", "--compress", "int8", "--latency", "0.002", "--model", "mlp", "--epochs", "3", "--train-limit", "3000",
     "--test-limit", "500", "--timeout", "120", "--out", out, "--json", "--twin"]);
   assert.is(r.status, 0, r.stderr + r.stdout);
   const s = JSON.parse(readFileSync(join(out, "summary.json"), "utf8"));
@@ -105,6 +113,8 @@ test("cdl cluster --transport-thread worker --compress int8 --twin: nodes whose 
   assert.ok(frame < frameBytes(planModel("mlp", [1, 28, 28], 10).numParams) / 3.9);
   assert.ok(s.messages.perNode.every((m: { delivered: number; bytes: number }) => m.delivered > 0 && m.bytes === m.delivered * frame), `every frame ${frame} bytes: ${JSON.stringify(s.messages.perNode)}`);
   assert.ok(s.accuracy.min > 0.5, `int8 nodes learn: ${s.accuracy.perNode}`);
+  const delayed = [0, 1, 2].map((i) => JSON.parse(readFileSync(join(out, `node-${i}`, "summary.json"), "utf8")).injected.delayed);
+  assert.ok(delayed.every((k) => k > 0), `snapshots sent after the injected delay: ${delayed}`);
   // Each node sent its neighbours a warm-up frame before the start, which they did not take as a
   // snapshot of the run: frames handed over = the run's snapshots (their ages) + at most 2 warm-ups.
   const warm = [0, 1, 2].map((i) => {
