@@ -209,6 +209,8 @@ export async function runLiveNode(cfg: RunConfig, o: LiveOptions): Promise<LiveS
     return h ? !neighbourDone(h) && t - h.at < o.linger : t - lingerFrom < o.linger;
   });
   let lingerFrom = Infinity;
+  /** Per neighbour, the snapshot a lingering node mixed last. */
+  const mixed = new Map<number, Snapshot>();
   const injected = { dropped: 0, delayed: 0 };
   const timers = new Set<ReturnType<typeof setTimeout>>();
   // Under --compress f16/int8, snapshot() encodes θ into w.wire (and gives the node what its
@@ -272,14 +274,19 @@ export async function runLiveNode(cfg: RunConfig, o: LiveOptions): Promise<LiveS
     // pulled towards the others instead of finishing alone on its own data.
     if (s.done && lingerFrom === Infinity) lingerFrom = t; // resumed after its last step
     if (s.done && !neighboursBusy(t)) break;
-    const d = s.done ? { learn: false, agree: sends, share: sends, last: false } : due(w, s, t, t + lastStep);
+    // Lingering, a node mixes only snapshots it has not mixed yet (and then shares the result): mixing
+    // a departed neighbour's last snapshot ten times a second would drag it back to where that
+    // neighbour was (a neighbour whose final snapshot was lost is waited for up to --linger s).
+    const got = s.done ? fresh(w, s, t).filter((x) => mixed.get(x.from) !== x) : null;
+    const d = got ? { learn: false, agree: sends && got.length > 0, share: sends && got.length > 0, last: false } : due(w, s, t, t + lastStep);
     const t0 = performance.now();
     if (d.learn) {
       learn(w, s, cfg.budget === "time" ? clockStep(w, t) : s.steps);
       if (!learnSteps++) learnFrom = t;
-    } else s.agreeSteps++;
+    } else if (!got || d.agree) s.agreeSteps++; // lingering, only a step that mixes counts
     const early = sends && d.share && cfg.snapshot === "post-learn" ? snapshot(w, s, t, pool.pop()) : null;
-    if (d.agree) agree(w, s, fresh(w, s, t), cfg.weights, ownCopy(w, early));
+    if (d.agree) agree(w, s, got ?? fresh(w, s, t), cfg.weights, ownCopy(w, early));
+    for (const x of got ?? []) mixed.set(x.from, x);
     if (sends && d.share) {
       const snap = early ?? snapshot(w, s, t, pool.pop());
       snap.holders++;
@@ -295,6 +302,7 @@ export async function runLiveNode(cfg: RunConfig, o: LiveOptions): Promise<LiveS
     }
     if (d.last) {
       s.done = true;
+      for (const x of s.inbox.values()) mixed.set(x.from, x); // mixed by this last step
       lingerFrom = now();
       lastStep = Math.max(lastStep, 0.1); // a lingering node agrees ten times a second: enough to pull, light on the CPU
     }
