@@ -15,6 +15,7 @@ export const CLUSTER_FLAGS: FlagTable = {
   timeout: { type: "number", default: 900, above: 0, help: "stop every process and fail after this many wall seconds" },
   "transport-thread": { type: "string", default: "auto", allowed: ["auto", "main", "worker"], help: "each node's transport on its training thread or on a worker thread (auto: worker when this machine has 2 cores per node)" },
   "start-delay": { type: "number", default: 3, min: 0, help: "seconds from starting the processes to the shared clock's origin (loading time)" },
+  linger: { type: "number", default: 10, min: 0, help: "each node, after its last step, keeps agreeing while a neighbour still works, waiting at most this many seconds for a silent one (cdl node --linger)" },
   twin: { type: "bool", default: false, help: "then simulate the run on the clock the nodes measured (step time, snapshot ages) into --out/twin, and compare" },
 };
 
@@ -52,7 +53,7 @@ export async function clusterCommand(argv: string[]): Promise<number> {
   const stop = stopOnSignals((sig) => console.error(`${sig}: stopping the nodes (they checkpoint and write their summaries)…`));
   try {
     const s = await runCluster(config, {
-      runtimes, killEvery: flags["kill-every"] as number, transportThread: transportThreadFor(flags["transport-thread"] as "auto" | "main" | "worker", config.nodes), timeout: flags.timeout as number, startDelay: flags["start-delay"] as number,
+      runtimes, killEvery: flags["kill-every"] as number, transportThread: transportThreadFor(flags["transport-thread"] as "auto" | "main" | "worker", config.nodes), timeout: flags.timeout as number, startDelay: flags["start-delay"] as number, linger: flags.linger as number,
       quiet, log: (l) => { if (!json) console.error(l); }, shouldStop: stop.requested,
     });
     if (flags.twin && s.twin && !s.interrupted) {

@@ -33,6 +33,8 @@ export interface ClusterOptions {
   timeout: number;
   /** Seconds between the processes' start and the shared clock's origin (time to load). */
   startDelay: number;
+  /** Each node's --linger (cdl node's default when absent). */
+  linger?: number;
   quiet: boolean;
   log: (line: string) => void;
   /** Asked every 100 ms: true stops the nodes (they checkpoint and write their summaries). */
@@ -165,7 +167,7 @@ export async function runCluster(cfg: RunConfig, o: ClusterOptions): Promise<Clu
     "--peers", topology.adj[i].map((j) => `${j}=127.0.0.1:${ports[j]}`).join(","),
     ...(resume ? ["--resume", join(out, `node-${i}`)] : ["--config", configFile, "--out", join(out, `node-${i}`),
       ...(checkpointEvery ? ["--checkpoint-every", String(checkpointEvery)] : []), ...(cfg.evalEvery ? [] : ["--eval-every", "1"])]),
-    "--transport-thread", o.transportThread ?? "main", "--quiet", "--json",
+    "--transport-thread", o.transportThread ?? "main", ...(o.linger === undefined ? [] : ["--linger", String(o.linger)]), "--quiet", "--json",
   ];
   const runtimeOf = (i: number) => o.runtimes[i % o.runtimes.length];
   const procs: (ChildProcess | null)[] = new Array(n).fill(null);

@@ -131,6 +131,18 @@ test("cdl cluster --transport-thread worker --compress int8 --twin: nodes whose 
   assert.is(s.twin.accuracy.mean, twin.accuracy.mean);
 });
 
+test("lingering: a node whose neighbour's last snapshot was lost waits up to --linger s, mixing only snapshots it has not mixed yet", () => {
+  const out = join(dir, "linger");
+  const r = cdlSync(["cluster", "--nodes", "3", "--model", "mlp", "--epochs", "1", "--train-limit", "600", "--test-limit", "200", "--drop", "0.9",
+    "--linger", "1", "--timeout", "60", "--out", out, "--json"]);
+  assert.is(r.status, 0, r.stderr + r.stdout);
+  const nodes = [0, 1, 2].map((i) => JSON.parse(readFileSync(join(out, `node-${i}`, "summary.json"), "utf8")));
+  assert.ok(nodes.some((n) => n.t > 0.9), `a node lingered for a lost snapshot: ended at ${nodes.map((n) => n.t)} s`);
+  // Every consensus step after the budget (--agree-steps 0: all of them lingering) mixed a snapshot that had arrived.
+  assert.ok(nodes.every((n) => n.agreeSteps <= n.clock.ages.length), `agree steps ${nodes.map((n) => n.agreeSteps)}, snapshots ${nodes.map((n) => n.clock.ages.length)}`);
+  assert.ok(nodes.every((n) => n.t < 5), "and no longer than --linger");
+});
+
 test("cdl cluster --kill-every: a killed node restarts from its checkpoint and the run completes, no process left", () => {
   const out = join(dir, "kill");
   const r = cdlSync(["cluster", "--nodes", "3", "--model", "mlp", "--split", "iid", "--epochs", "30", "--train-limit", "3000", "--test-limit", "500",
