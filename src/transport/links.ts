@@ -28,10 +28,10 @@ import type { Duplex } from "node:stream";
 import { WebSocket, WebSocketServer, type RawData } from "ws";
 import { ConfigError } from "../errors.ts";
 import {
-  decodeAuth, decodeFrame, decodeHello, encodeAuth, encodedFrameBytes, encodeHello, frameBytes, NONCE_BYTES, prepareEncodedFrame,
+  checkEncoded, decodeAuth, decodeFrame, decodeHello, encodeAuth, encodedFrameBytes, encodeHello, frameBytes, NONCE_BYTES, prepareEncodedFrame,
   prepareFrame, randomBytes, ReplayGuard, sealFrame, wholeTheta, writeHeader, type EncodedTheta, type FrameHeader, type Reason,
 } from "./wire.ts";
-import { levelBytes, type LevelCodec, type Tensor } from "../node/compress.ts";
+import type { LevelCodec, Tensor } from "../node/compress.ts";
 
 /** A snapshot that passed every check, handed to onSnapshot. */
 export interface InboundSnapshot {
@@ -267,8 +267,7 @@ export class Transport {
       this.queue(to, prepareFrame(this.header(step, sentAt), theta));
       return;
     }
-    const want = levelBytes(theta.codec, this.o.tensors);
-    if (theta.bytes.length !== want) throw new RangeError(`θ as ${theta.codec} is ${want} bytes for this model, got ${theta.bytes.length}`);
+    checkEncoded(theta, this.o.tensors);
     this.queue(to, prepareEncodedFrame(this.header(step, sentAt), theta));
   }
 

@@ -90,6 +90,12 @@ export interface EncodedTheta {
   readonly bytes: Uint8Array;
 }
 
+/** Throws a RangeError unless `theta` has the size of a θ split into `tensors` in its codec. */
+export function checkEncoded(theta: EncodedTheta, tensors: readonly Tensor[]): void {
+  const want = levelBytes(theta.codec, tensors);
+  if (theta.bytes.length !== want) throw new RangeError(`θ as ${theta.codec} is ${want} bytes for this model, got ${theta.bytes.length}`);
+}
+
 /** A frame that passed every check. `theta` may share memory with the decoded bytes. */
 export interface Decoded {
   ok: true;

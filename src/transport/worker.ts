@@ -32,7 +32,7 @@ import { Worker } from "node:worker_threads";
 import { ConfigError } from "../errors.ts";
 import { KEY_BYTES } from "./key.ts";
 import type { InboundSnapshot, TransportOptions, TransportStats } from "./links.ts";
-import { frameBytes, HEADER_BYTES, type EncodedTheta } from "./wire.ts";
+import { checkEncoded, frameBytes, HEADER_BYTES, wholeTheta, type EncodedTheta } from "./wire.ts";
 import type { LevelCodec } from "../node/compress.ts";
 
 export interface WorkerTransportOptions extends Omit<TransportOptions, "key"> {
@@ -158,15 +158,13 @@ export class WorkerTransport {
   /**
    * Hands θ [numParams] taken at `step` (f32, or encoded by a level codec) to the worker for each
    * neighbour in `to`, without waiting: θ is copied once before this returns; a snapshot not yet
-   * written to a neighbour's socket (here or in the worker) is replaced by a newer one. The worker
-   * checks an encoded θ's length (Transport.sendFrame) and logs a wrong one.
+   * written to a neighbour's socket (here or in the worker) is replaced by a newer one.
    */
   send(to: number | readonly number[], step: number, sentAt: number, theta: Float32Array | EncodedTheta): void {
     if (this.closed || this.dead) return;
     const f32 = theta instanceof Float32Array;
-    if (f32 ? theta.length !== this.o.numParams : theta.bytes.length > 4 * this.o.numParams) {
-      throw new RangeError(f32 ? `θ has ${theta.length} floats, the model ${this.o.numParams}` : `θ as ${theta.codec} is ${theta.bytes.length} bytes, more than as f32`);
-    }
+    if (!f32) checkEncoded(theta, this.o.tensors ?? wholeTheta(this.o.numParams));
+    else if (theta.length !== this.o.numParams) throw new RangeError(`θ has ${theta.length} floats, the model ${this.o.numParams}`);
     const targets = typeof to === "number" ? [to] : to;
     for (const id of targets) if (!this.o.peers.has(id)) throw new RangeError(`send to ${id}: not a neighbour`);
     this.sent += targets.length;

@@ -83,6 +83,7 @@ test("θ encoded by a level codec (f16, int8) is copied into the worker's frame 
   try {
     await until(() => a.t.stats().connected.includes(1), "0 and 1 to connect");
     await checkEncodedSends(a, b);
+    assert.throws(() => a.t.send(1, 20, 20, { codec: "f16", bytes: new Uint8Array(N) }), /f16 is 8192 bytes/);
   } finally {
     await Promise.all([a.t.close(), b.t.close()]);
   }
