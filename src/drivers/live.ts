@@ -261,7 +261,10 @@ export async function runLiveNode(cfg: RunConfig, o: LiveOptions): Promise<LiveS
   if (now() < 0) {
     record(0);
     nextEval = o.evalEvery;
-    if (sends && !ck) transport.send(w.topology.adj[o.id], 0, Date.now(), codec === "f32" ? s.params.theta.view : (snapshot(w, s, now()), encoded()));
+    if (sends && !ck) {
+      if (codec !== "f32") snapshot(w, s, now()); // encodes θ into w.wire
+      transport.send(w.topology.adj[o.id], 0, Date.now(), codec === "f32" ? s.params.theta.view : encoded());
+    }
   }
   while (now() < 0 && !o.shouldStop?.()) await new Promise((r) => setTimeout(r, Math.min(50, -now() * 1000)));
   for (;;) {
