@@ -104,7 +104,10 @@ function progressLine(e: EvalRecord, w: World, threads: number): string {
   let where: string;
   if (c.budget === "time" && !rounds) {
     const T = learnDeadline(w);
-    where = e.t <= T ? `${Math.round((100 * e.t) / T)}% of learning time` : `agreeing ${Math.round((100 * (e.t - T)) / Math.max(1e-12, agreeDeadline(w) - T))}%`;
+    const A = agreeDeadline(w);
+    // An evaluation point after the last step (the run ends between two points) is the end: 100%.
+    where = e.t <= T || A <= T ? `${Math.round(Math.min(100, (100 * e.t) / T))}% of learning time`
+      : `agreeing ${Math.round(Math.min(100, (100 * (e.t - T)) / (A - T)))}%`;
   } else {
     const steps = w.nodes.reduce((a, n) => a + n.steps, 0), budget = w.nodes.reduce((a, n) => a + n.budgetSteps, 0);
     where = steps < budget ? `${Math.round((100 * steps) / budget)}% of budget` : `agreeing ${w.nodes[0].agreeSteps}/${c.agreeSteps} steps`;
