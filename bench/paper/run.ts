@@ -12,7 +12,8 @@
 //   target     { run, meanAccuracy }: the claim's threshold on that run's mean node accuracy, checked
 //              on the mean over seeds and on every seed
 //   groups     [{ name, title, settings }]: scenarios; every run is repeated in each, named
-//              <group>/<run>, with settings = base, then the group's, then the run's
+//              <group>/<run>, with settings = base, then the group's, then the run's; a run with
+//              "groups": [names] is made in those groups only
 //   report     "grid" (default: one table and chart of all runs) or "time" (per group: accuracy
 //              over virtual time, time to `reach`, accuracy at `timeBudget` virtual s, final accuracy)
 //   reach, timeBudget   the time report's accuracy level (default 0.9) and budget (default 200 s)
@@ -25,96 +26,24 @@ import { parseFlags, UsageError, type FlagTable } from "../../src/cli/args.ts";
 import { DatasetError } from "../../src/data/idx.ts";
 import { loadDataset } from "../../src/data/registry.ts";
 import { ConfigError } from "../../src/errors.ts";
-import { runConfigFromSettings, validateSettings, type Manifest } from "../../src/experiment/config.ts";
+import { runConfigFromSettings, validateSettings } from "../../src/experiment/config.ts";
 import { runExperiment, type RunSummary } from "../../src/experiment/run.ts";
 import { ModelError } from "../../src/nn/spec.ts";
 import { lineChart, PALETTE, type Series } from "../../src/report/svg.ts";
 import { runtimeInfo } from "../../src/runtime.ts";
+import { manifestDir, ownSettings, readManifest, rows, seedsOf, type PaperManifest, type Row } from "./manifest.ts";
 import { clampCurve, claimCheck, combineCurves, comparisonTime, firstReach, formatReach, mean, parseSeeds, pctMeanSd, valueAt, type Curve } from "./stats.ts";
 
-const here = fileURLToPath(new URL(import.meta.url.includes("/dist/") ? "../../../bench/paper/" : "./", import.meta.url));
+const here = manifestDir;
 const self = fileURLToPath(import.meta.url);
 
-/** A bench/paper manifest: config.ts's Manifest and the runner's own keys (see the file header). */
-interface PaperManifest extends Manifest {
-  seeds?: number[];
-  target?: { run: string; meanAccuracy: number };
-  groups?: { name: string; title?: string; settings: Record<string, unknown> }[];
-  report?: "grid" | "time" | "sweep";
-  /** report "sweep": the setting its runs vary (each run sets it), drawn on the x axis. */
-  sweep?: string;
-  reach?: number;
-  timeBudget?: number;
-}
-
-const MANIFEST_KEYS = ["title", "claim", "base", "runs", "seeds", "target", "groups", "report", "sweep", "reach", "timeBudget"];
-
-/** One row of a manifest's table: a run, in a group if the manifest has groups; settings unvalidated. */
-interface Row { name: string; run: string; group?: string; settings: Record<string, unknown> }
 /** One child process: a row under one seed. */
 interface Task { id: string; file: string; row: Row; seed: number; out: string; settings: Record<string, unknown> }
 interface SeedResult { seed: number; s: RunSummary; curve: Curve }
 interface RowResult { row: Row; seeds: SeedResult[] }
 interface Failure { task: Task; message: string }
 
-const isObject = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
 const pct = (x: number) => (100 * x).toFixed(2);
-
-/** Reads and checks a manifest; every problem is one line of the ConfigError. */
-function readManifest(file: string): PaperManifest {
-  let m: unknown;
-  try {
-    m = JSON.parse(readFileSync(join(here, file), "utf8"));
-  } catch (e) {
-    throw new ConfigError(`bench/paper/${file}: ${(e as Error).message.split("\n")[0]}`);
-  }
-  const p: string[] = [];
-  if (!isObject(m)) throw new ConfigError(`bench/paper/${file}: expected a JSON object`);
-  for (const k of Object.keys(m)) if (!MANIFEST_KEYS.includes(k)) p.push(`unknown key "${k}" (allowed: ${MANIFEST_KEYS.join(", ")})`);
-  if (typeof m.title !== "string") p.push(`"title" must be a string`);
-  if (!isObject(m.base)) p.push(`"base" must be an object of settings`);
-  const runs = Array.isArray(m.runs) ? m.runs : [];
-  if (!runs.length || !runs.every((r) => isObject(r) && typeof r.name === "string" && /^[\w.+-]+$/.test(r.name))) {
-    p.push(`"runs" must be a non-empty list of objects, each with a "name" of letters, digits and . _ + -`);
-  }
-  const names = runs.map((r) => (isObject(r) ? r.name : undefined));
-  if (new Set(names).size !== names.length) p.push(`run names must be distinct`);
-  if (m.seeds !== undefined && (!Array.isArray(m.seeds) || !m.seeds.length || !m.seeds.every((s) => Number.isInteger(s) && s >= 0 && s <= 2 ** 32 - 1) || new Set(m.seeds).size !== m.seeds.length)) {
-    p.push(`"seeds" must be a non-empty list of distinct integers in [0, 4294967295]`);
-  }
-  if (m.target !== undefined) {
-    const t = m.target;
-    if (!isObject(t) || typeof t.run !== "string" || typeof t.meanAccuracy !== "number" || !(t.meanAccuracy > 0 && t.meanAccuracy <= 1)) {
-      p.push(`"target" must be { "run": NAME, "meanAccuracy": a fraction in (0, 1] }`);
-    } else if (!names.includes(t.run)) p.push(`"target" names run "${t.run}", which is not in "runs"`);
-  }
-  if (m.groups !== undefined) {
-    const g = m.groups;
-    if (!Array.isArray(g) || !g.length || !g.every((x) => isObject(x) && typeof x.name === "string" && /^[\w.+-]+$/.test(x.name) && isObject(x.settings) && (x.title === undefined || typeof x.title === "string"))) {
-      p.push(`"groups" must be a non-empty list of { "name", "title"?, "settings": {…} }, names of letters, digits and . _ + -`);
-    } else if (new Set(g.map((x) => x.name)).size !== g.length) p.push(`group names must be distinct`);
-  }
-  if (m.report !== undefined && m.report !== "grid" && m.report !== "time" && m.report !== "sweep") p.push(`"report" must be "grid", "time" or "sweep"`);
-  if (m.report === "sweep" && (typeof m.sweep !== "string" || !(m.runs as Record<string, unknown>[]).every((r) => typeof r[m.sweep as string] === "number"))) {
-    p.push(`a "sweep" report needs "sweep": the setting every run sets to a number`);
-  }
-  if (m.target !== undefined && (m.report === "time" || m.groups !== undefined)) p.push(`"target" is checked by the grid report of a manifest without groups only`);
-  if (m.reach !== undefined && !(typeof m.reach === "number" && m.reach > 0 && m.reach <= 1)) p.push(`"reach" must be a fraction in (0, 1]`);
-  if (m.timeBudget !== undefined && !(typeof m.timeBudget === "number" && m.timeBudget > 0)) p.push(`"timeBudget" must be a number of virtual seconds > 0`);
-  if (p.length) throw new ConfigError(p.map((x) => `bench/paper/${file}: ${x}`).join("\n"));
-  return m as unknown as PaperManifest;
-}
-
-/** The manifest's rows: its runs, or every group × run. */
-function rows(m: PaperManifest): Row[] {
-  const own = (r: PaperManifest["runs"][number]) => { const { name: _n, ...over } = r; return over; };
-  if (!m.groups) return m.runs.map((r) => ({ name: r.name, run: r.name, settings: { ...m.base, ...own(r) } }));
-  return m.groups.flatMap((g) => m.runs.map((r) => ({ name: `${g.name}/${r.name}`, run: r.name, group: g.name, settings: { ...m.base, ...g.settings, ...own(r) } })));
-}
-
-function seedsOf(m: PaperManifest): number[] {
-  return m.seeds ?? [typeof m.base.seed === "number" ? m.base.seed : 1];
-}
 
 const seedDir = (root: string, id: string, row: string, seed: number) => join(root, "results", id, row, `seed-${seed}`);
 
@@ -348,7 +277,11 @@ function timeSection(id: string, file: string, m: PaperManifest, rowsOf: readonl
     `## ${m.title}`,
     m.claim ? `\n${m.claim}\n` : "",
     `Shared settings: \`${base}\` (every other setting at its default; see \`bench/paper/${file}\`). Runs: ` +
-      m.runs.map((r) => { const { name, ...o } = r; const f = Object.entries(o).map(([k, v]) => `--${k} ${v}`).join(" "); return `\`${name}\`${f ? ` (\`${f}\`)` : ""}`; }).join(", ") + ".",
+      m.runs.map((r) => {
+        const f = Object.entries(ownSettings(r)).map(([k, v]) => `--${k} ${v}`).join(" ");
+        const only = Array.isArray(r.groups) ? `, in ${r.groups.join(", ")} only` : "";
+        return `\`${r.name}\`${f ? ` (\`${f}\`${only})` : only ? ` (${only.slice(2)})` : ""}`;
+      }).join(", ") + ".",
     "",
     `Per scenario: mean node accuracy over virtual time (on the ${evalSamples ?? "evaluation"}-sample evaluation subset, mean over seeds ${made.seeds.join(", ")}); ` +
       `**time to ${level}** is the first evaluation point at or above it (mean over seeds, and the range); **accuracy at B** is the last evaluation point at or before ` +
