@@ -19,9 +19,11 @@ export interface PaperManifest extends Manifest {
   sweep?: string;
   reach?: number;
   timeBudget?: number;
+  /** report "time": the goal each asynchronous (cdl…) run is checked against in the named groups. */
+  goal?: { sync: string; server: string; serverFactor: number; groups: string[] };
 }
 
-const MANIFEST_KEYS = ["title", "claim", "base", "runs", "seeds", "target", "groups", "report", "sweep", "reach", "timeBudget"];
+const MANIFEST_KEYS = ["title", "claim", "base", "runs", "seeds", "target", "groups", "report", "sweep", "reach", "timeBudget", "goal"];
 
 /** One row of a manifest's table: a run, in a group if the manifest has groups; settings unvalidated. */
 export interface Row { name: string; run: string; group?: string; settings: Record<string, unknown> }
@@ -82,6 +84,15 @@ export function checkManifest(m: unknown, file: string): PaperManifest {
   if (m.target !== undefined && (m.report === "time" || m.groups !== undefined)) p.push(`"target" is checked by the grid report of a manifest without groups only`);
   if (m.reach !== undefined && !(typeof m.reach === "number" && m.reach > 0 && m.reach <= 1)) p.push(`"reach" must be a fraction in (0, 1]`);
   if (m.timeBudget !== undefined && !(typeof m.timeBudget === "number" && m.timeBudget > 0)) p.push(`"timeBudget" must be a number of virtual seconds > 0`);
+  if (m.goal !== undefined) {
+    const g = m.goal;
+    if (m.report !== "time" || !isObject(g) || typeof g.sync !== "string" || typeof g.server !== "string" || typeof g.serverFactor !== "number" || !(g.serverFactor > 0) ||
+      !Array.isArray(g.groups) || !g.groups.length || !g.groups.every((x) => groupNames.includes(x))) {
+      p.push(`"goal" belongs to a "time" report: { "sync": RUN, "server": RUN, "serverFactor": a number > 0, "groups": [names of this manifest's groups] }`);
+    } else {
+      for (const k of ["sync", "server"] as const) if (!names.includes(g[k] as string)) p.push(`"goal.${k}" names run "${g[k]}", which is not in "runs"`);
+    }
+  }
   if (p.length) throw new ConfigError(p.map((x) => `bench/paper/${file}: ${x}`).join("\n"));
   return m as unknown as PaperManifest;
 }

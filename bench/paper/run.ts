@@ -17,6 +17,9 @@
 //   report     "grid" (default: one table and chart of all runs) or "time" (per group: accuracy
 //              over virtual time, time to `reach`, accuracy at `timeBudget` virtual s, final accuracy)
 //   reach, timeBudget   the time report's accuracy level (default 0.9) and budget (default 200 s)
+//   goal       { sync, server, serverFactor, groups }: in those groups of a time report, every cdl… run
+//              is checked seed by seed: final ≥ sync's, `reach` sooner than sync, within
+//              serverFactor × server's time to `reach`
 import { spawn, type ChildProcess } from "node:child_process";
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import * as os from "node:os";
@@ -32,7 +35,7 @@ import { ModelError } from "../../src/nn/spec.ts";
 import { lineChart, PALETTE, type Series } from "../../src/report/svg.ts";
 import { runtimeInfo } from "../../src/runtime.ts";
 import { manifestDir, ownSettings, readManifest, rows, seedsOf, type PaperManifest, type Row } from "./manifest.ts";
-import { clampCurve, claimCheck, combineCurves, comparisonTime, firstReach, formatReach, mean, parseSeeds, pctMeanSd, valueAt, type Curve } from "./stats.ts";
+import { clampCurve, claimCheck, combineCurves, comparisonTime, firstReach, formatReach, mean, parseSeeds, pctMeanSd, timeGoal, valueAt, type Curve, type GoalSeed, type TimeOutcome } from "./stats.ts";
 
 const here = manifestDir;
 const self = fileURLToPath(import.meta.url);
@@ -269,6 +272,24 @@ function gridSection(id: string, file: string, m: PaperManifest, rowsOf: readonl
   ].join("\n").replace(/\n{3,}/g, "\n\n");
 }
 
+/** The time goal of one scenario: each asynchronous run against the same seed's baselines (stats.ts timeGoal). */
+function goalText(goal: NonNullable<PaperManifest["goal"]>, rs: readonly RowResult[], reach: number, level: string): string {
+  const outcomes = (r: RowResult): TimeOutcome[] => r.seeds.map((x) => ({ seed: x.seed, final: x.s.accuracy.mean, reach: firstReach(x.curve, reach) }));
+  const sync = rs.find((r) => r.row.run === goal.sync), server = rs.find((r) => r.row.run === goal.server);
+  const head = `**Goal check** (the manifest's \`goal\`), seed by seed against the same seed's \`${goal.sync}\` and \`${goal.server}\`:`;
+  if (!sync || !server) return `${head} no results for ${!sync ? goal.sync : goal.server}.`;
+  const cell = (seeds: GoalSeed[], ok: (s: GoalSeed) => boolean) => {
+    const miss = seeds.filter((s) => !ok(s)).map((s) => s.seed);
+    return !miss.length ? "**every seed**" : `${seeds.length - miss.length} of ${seeds.length} (not seed${miss.length > 1 ? "s" : ""} ${miss.join(", ")})`;
+  };
+  const lines = [head, "", `| run | final ≥ ${goal.sync} | ${level} sooner than ${goal.sync} | ${level} within ${goal.serverFactor}× ${goal.server}'s time |`, "|---|---|---|---|"];
+  for (const r of rs.filter((x) => x.seeds[0].s.config.algorithm.startsWith("cdl"))) {
+    const seeds = timeGoal(outcomes(r), outcomes(sync), outcomes(server), goal.serverFactor);
+    lines.push(`| ${r.row.run} | ${cell(seeds, (s) => s.accurate)} | ${cell(seeds, (s) => s.sooner)} | ${cell(seeds, (s) => s.nearServer)} |`);
+  }
+  return lines.join("\n");
+}
+
 function timeSection(id: string, file: string, m: PaperManifest, rowsOf: readonly Row[], results: readonly RowResult[], failures: readonly Failure[], made: Made, outDir: string): string {
   const reach = m.reach ?? 0.9, cap = m.timeBudget ?? 200, level = `${Number((100 * reach).toPrecision(4))}%`;
   const base = Object.entries(m.base).map(([k, v]) => `--${k} ${v}`).join(" ");
@@ -304,6 +325,7 @@ function timeSection(id: string, file: string, m: PaperManifest, rowsOf: readonl
         `${pctMeanSd(atB)} | **${pctMeanSd(r.seeds.map((x) => x.s.accuracy.mean))}** | ${mean(r.seeds.map((x) => x.s.virtualSeconds)).toFixed(1)} | ` +
         `${mean(r.seeds.map((x) => x.s.wallSeconds)).toFixed(0)} |`);
     }
+    if (m.goal?.groups.includes(g.name)) parts.push("", goalText(m.goal, rs, reach, level));
     parts.push("", `![mean accuracy over time, ${g.title ?? g.name}](results/${id}/${svg})`, "");
   }
   parts.push(reportLinks(id, results), "", missingText(rowsOf, results, made.seeds, failures), madeText(id, made, results), "");

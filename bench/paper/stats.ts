@@ -112,3 +112,31 @@ export function formatReach(ts: readonly (number | null)[]): string {
   if (hit.length < ts.length) return `never on ${ts.length - hit.length} of ${ts.length} (others ${span})`;
   return lo === hi ? f(lo) : `${f(mean(hit))} (${span})`;
 }
+
+/** One seed of a run in a time report: its final mean node accuracy and the time it first reached the level (null: never). */
+export interface TimeOutcome { seed: number; final: number; reach: number | null }
+
+/** Per seed, a run against the same seed's synchronous and server baselines (see timeGoal). */
+export interface GoalSeed { seed: number; accurate: boolean; sooner: boolean; nearServer: boolean }
+
+/**
+ * The time section's goal for an asynchronous run, seed by seed against the same seed's baselines:
+ * its final accuracy is at least the synchronous baseline's (`accurate`); it reached the level, and
+ * sooner than the synchronous baseline (which never reaching it counts as later: `sooner`); and
+ * within `factor` × the server baseline's time (`nearServer`; false if the server never reached it,
+ * as there is then no time to be near). A seed missing from a baseline is left out.
+ */
+export function timeGoal(run: readonly TimeOutcome[], sync: readonly TimeOutcome[], server: readonly TimeOutcome[], factor: number): GoalSeed[] {
+  const out: GoalSeed[] = [];
+  for (const r of run) {
+    const y = sync.find((x) => x.seed === r.seed), v = server.find((x) => x.seed === r.seed);
+    if (!y || !v) continue;
+    out.push({
+      seed: r.seed,
+      accurate: r.final >= y.final,
+      sooner: r.reach !== null && (y.reach === null || r.reach < y.reach),
+      nearServer: r.reach !== null && v.reach !== null && r.reach <= factor * v.reach,
+    });
+  }
+  return out;
+}

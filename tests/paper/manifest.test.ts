@@ -48,4 +48,16 @@ test("a run's \"groups\" must name the manifest's groups; unknown keys are refus
   bad({ ...base, runs: [{ name: "y" }], colour: 1 }, /unknown key "colour"/);
 });
 
+test("a time report's \"goal\" names two of its runs and some of its groups", () => {
+  const bad = (m: unknown, re: RegExp) =>
+    assert.throws(() => checkManifest(m, "g.json"), (e: Error) => e instanceof ConfigError && re.test(e.message), String(re));
+  const runs = [{ name: "x", algorithm: "cdl" }, { name: "s", algorithm: "dpsgd" }, { name: "f", algorithm: "fedavg" }];
+  const goal = { sync: "s", server: "f", serverFactor: 1.5, groups: ["b"] };
+  assert.equal(checkManifest({ ...base, report: "time", groups, runs, goal }, "g.json").goal, goal);
+  bad({ ...base, report: "time", groups, runs, goal: { ...goal, sync: "z" } }, /"goal.sync" names run "z"/);
+  bad({ ...base, report: "time", groups, runs, goal: { ...goal, groups: ["c"] } }, /"goal" belongs to a "time" report/);
+  bad({ ...base, report: "time", groups, runs, goal: { ...goal, serverFactor: 0 } }, /"goal" belongs/);
+  bad({ ...base, groups, runs, goal }, /"goal" belongs to a "time" report/);
+});
+
 test.run();

@@ -4,7 +4,7 @@ import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { ConfigError } from "../../src/errors.ts";
 import {
-  clampCurve, claimCheck, combineCurves, comparisonTime, firstReach, formatReach, mean, parseSeeds, pctMeanSd, sd, valueAt,
+  clampCurve, claimCheck, combineCurves, comparisonTime, firstReach, formatReach, mean, parseSeeds, pctMeanSd, sd, timeGoal, valueAt,
 } from "../../bench/paper/stats.ts";
 
 const close = (a: number, b: number, what: string) => assert.ok(Math.abs(a - b) < 1e-12, `${what}: ${a} ≠ ${b}`);
@@ -93,6 +93,20 @@ test("formatReach and pctMeanSd say what each seed did", () => {
   assert.is(pctMeanSd([0.9543]), "95.43");
   assert.is(pctMeanSd([0.95, 0.97]), `96.00 ± ${(100 * Math.SQRT2 * 0.01).toFixed(2)}`);
   assert.is(pctMeanSd([]), "—");
+});
+
+test("timeGoal compares each seed with the same seed's baselines; never reaching is later than any time", () => {
+  const run = [{ seed: 1, final: 0.95, reach: 150 }, { seed: 2, final: 0.94, reach: 280 }, { seed: 3, final: 0.90, reach: null }];
+  const sync = [{ seed: 1, final: 0.95, reach: 600 }, { seed: 2, final: 0.945, reach: null }, { seed: 3, final: 0.5, reach: null }];
+  const server = [{ seed: 1, final: 0.98, reach: 100 }, { seed: 2, final: 0.98, reach: 180 }, { seed: 3, final: 0.98, reach: 120 }];
+  assert.equal(timeGoal(run, sync, server, 1.5), [
+    { seed: 1, accurate: true, sooner: true, nearServer: true }, // a tie in accuracy counts; 150 = 1.5 × 100
+    { seed: 2, accurate: false, sooner: true, nearServer: false }, // sync never reaches it; 280 > 270
+    { seed: 3, accurate: true, sooner: false, nearServer: false }, // neither reaches it: not sooner
+  ]);
+  assert.equal(timeGoal(run, sync.slice(1), server, 1.5).map((s) => s.seed), [2, 3], "a seed a baseline lacks is left out");
+  assert.equal(timeGoal([{ seed: 1, final: 1, reach: 10 }], sync, [{ seed: 1, final: 1, reach: null }], 1.5)[0].nearServer, false,
+    "a server that never reaches the level gives no time to be near");
 });
 
 test.run();
