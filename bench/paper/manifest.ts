@@ -21,9 +21,12 @@ export interface PaperManifest extends Manifest {
   timeBudget?: number;
   /** report "time": the goal each asynchronous (cdl…) run is checked against in the named groups. */
   goal?: { sync: string; server: string; serverFactor: number; groups: string[] };
+  /** report "time" with a goal: runs that differ only in their learning time T, in order of T, drawn
+   * per goal group as final accuracy against time to `reach` beside the goal's two baselines. */
+  tradeoff?: string[];
 }
 
-const MANIFEST_KEYS = ["title", "claim", "base", "runs", "seeds", "target", "groups", "report", "sweep", "reach", "timeBudget", "goal"];
+const MANIFEST_KEYS = ["title", "claim", "base", "runs", "seeds", "target", "groups", "report", "sweep", "reach", "timeBudget", "goal", "tradeoff"];
 
 /** One row of a manifest's table: a run, in a group if the manifest has groups; settings unvalidated. */
 export interface Row { name: string; run: string; group?: string; settings: Record<string, unknown> }
@@ -92,6 +95,12 @@ export function checkManifest(m: unknown, file: string): PaperManifest {
     } else {
       for (const k of ["sync", "server"] as const) if (!names.includes(g[k] as string)) p.push(`"goal.${k}" names run "${g[k]}", which is not in "runs"`);
     }
+  }
+  if (m.tradeoff !== undefined) {
+    const t = m.tradeoff;
+    if (m.goal === undefined || !Array.isArray(t) || t.length < 2 || !t.every((x) => typeof x === "string") || new Set(t).size !== t.length) {
+      p.push(`"tradeoff" belongs to a "time" report with a "goal": a list of at least two distinct run names, in order of their learning time`);
+    } else for (const x of t) if (!names.includes(x)) p.push(`"tradeoff" names run "${x}", which is not in "runs"`);
   }
   if (p.length) throw new ConfigError(p.map((x) => `bench/paper/${file}: ${x}`).join("\n"));
   return m as unknown as PaperManifest;

@@ -20,6 +20,10 @@
 //   goal       { sync, server, serverFactor, groups }: in those groups of a time report, every cdl… run
 //              is checked seed by seed: final ≥ sync's, `reach` sooner than sync, within
 //              serverFactor × server's time to `reach`
+//   tradeoff   [run names, in order of their learning time T]: in the goal's groups, a chart of final
+//              accuracy against time to `reach` (means over seeds), the runs joined as one line, the
+//              goal's baselines as points and its two thresholds as dashed lines; runs of the list
+//              made in some groups only are drawn there and not in the accuracy-over-time chart
 import { spawn, type ChildProcess } from "node:child_process";
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import * as os from "node:os";
@@ -35,7 +39,7 @@ import { ModelError } from "../../src/nn/spec.ts";
 import { lineChart, PALETTE, type Series } from "../../src/report/svg.ts";
 import { runtimeInfo } from "../../src/runtime.ts";
 import { manifestDir, ownSettings, readManifest, rows, seedsOf, type PaperManifest, type Row } from "./manifest.ts";
-import { clampCurve, claimCheck, combineCurves, comparisonTime, firstReach, formatReach, mean, parseSeeds, pctMeanSd, timeGoal, valueAt, type Curve, type GoalSeed, type TimeOutcome } from "./stats.ts";
+import { clampCurve, claimCheck, combineCurves, comparisonTime, firstReach, formatReach, mean, parseSeeds, pctMeanSd, timeGoal, tradeoffPoint, valueAt, type Curve, type GoalSeed, type TimeOutcome } from "./stats.ts";
 
 const here = manifestDir;
 const self = fileURLToPath(import.meta.url);
@@ -272,9 +276,10 @@ function gridSection(id: string, file: string, m: PaperManifest, rowsOf: readonl
   ].join("\n").replace(/\n{3,}/g, "\n\n");
 }
 
+const outcomes = (r: RowResult, reach: number): TimeOutcome[] => r.seeds.map((x) => ({ seed: x.seed, final: x.s.accuracy.mean, reach: firstReach(x.curve, reach) }));
+
 /** The time goal of one scenario: each asynchronous run against the same seed's baselines (stats.ts timeGoal). */
 function goalText(goal: NonNullable<PaperManifest["goal"]>, rs: readonly RowResult[], reach: number, level: string): string {
-  const outcomes = (r: RowResult): TimeOutcome[] => r.seeds.map((x) => ({ seed: x.seed, final: x.s.accuracy.mean, reach: firstReach(x.curve, reach) }));
   const sync = rs.find((r) => r.row.run === goal.sync), server = rs.find((r) => r.row.run === goal.server);
   const head = `**Goal check** (the manifest's \`goal\`), seed by seed against the same seed's \`${goal.sync}\` and \`${goal.server}\`:`;
   if (!sync || !server) return `${head} no results for ${!sync ? goal.sync : goal.server}.`;
@@ -284,10 +289,46 @@ function goalText(goal: NonNullable<PaperManifest["goal"]>, rs: readonly RowResu
   };
   const lines = [head, "", `| run | final ≥ ${goal.sync} | ${level} sooner than ${goal.sync} | ${level} within ${goal.serverFactor}× ${goal.server}'s time |`, "|---|---|---|---|"];
   for (const r of rs.filter((x) => x.seeds[0].s.config.algorithm.startsWith("cdl"))) {
-    const seeds = timeGoal(outcomes(r), outcomes(sync), outcomes(server), goal.serverFactor);
+    const seeds = timeGoal(outcomes(r, reach), outcomes(sync, reach), outcomes(server, reach), goal.serverFactor);
     lines.push(`| ${r.row.run} | ${cell(seeds, (s) => s.accurate)} | ${cell(seeds, (s) => s.sooner)} | ${cell(seeds, (s) => s.nearServer)} |`);
   }
   return lines.join("\n");
+}
+
+/**
+ * One scenario's trade-off: the `tradeoff` runs (one setting, learning times T in order) as a line
+ * of (time to the level, final accuracy), means over seeds, beside the goal's baselines, with the
+ * goal's thresholds dashed: the sync baseline's final accuracy and serverFactor × the server's time.
+ * Null if no run of the list reached the level on every seed.
+ */
+function tradeoffChart(title: string, m: PaperManifest, rs: readonly RowResult[], reach: number, level: string): string | null {
+  const goal = m.goal!, byRun = (n: string) => rs.find((r) => r.row.run === n);
+  const line = m.tradeoff!.flatMap((n) => {
+    const r = byRun(n), p = r && tradeoffPoint(outcomes(r, reach));
+    return p ? [[p.time, 100 * p.final] as [number, number]] : [];
+  });
+  if (!line.length) return null;
+  const sync = byRun(goal.sync), server = byRun(goal.server);
+  const base = (r: RowResult | undefined) => (r ? tradeoffPoint(outcomes(r, reach)) : null);
+  const ps = base(sync), pv = base(server);
+  const syncFinal = sync ? 100 * mean(sync.seeds.map((x) => x.s.accuracy.mean)) : null;
+  const serverTimes = server ? outcomes(server, reach).flatMap((o) => (o.reach === null ? [] : [o.reach])) : [];
+  const limit = serverTimes.length ? goal.serverFactor * mean(serverTimes) : null;
+  const xs = [...line.map((p) => p[0]), ...(ps ? [ps.time] : []), ...(pv ? [pv.time] : []), ...(limit !== null ? [limit] : [])];
+  const ys = [...line.map((p) => p[1]), ...(ps ? [100 * ps.final] : []), ...(pv ? [100 * pv.final] : []), ...(syncFinal !== null ? [syncFinal] : [])];
+  const x1 = 50 * Math.ceil((1.1 * Math.max(...xs)) / 50), y0 = Math.floor(Math.min(...ys)) - 1, y1 = Math.min(100, Math.ceil(Math.max(...ys)) + 1);
+  const series: Series[] = [
+    { name: `${m.tradeoff![0]} … ${m.tradeoff!.at(-1)}`, points: line, color: PALETTE[0], width: 2.5 },
+    ...line.map((p): Series => ({ name: "point", points: [p], color: PALETTE[0], legend: false })),
+  ];
+  if (ps) series.push({ name: `${goal.sync}`, points: [[ps.time, 100 * ps.final]], color: PALETTE[1] });
+  if (pv) series.push({ name: `${goal.server}`, points: [[pv.time, 100 * pv.final]], color: PALETTE[2], marker: "ring" });
+  if (syncFinal !== null) series.push({ name: `${goal.sync}'s final accuracy`, points: [[0, syncFinal], [x1, syncFinal]], color: PALETTE[1], width: 1, dash: "5 3" });
+  if (limit !== null) series.push({ name: `${goal.serverFactor}× ${goal.server}'s time`, points: [[limit, y0], [limit, y1]], color: PALETTE[2], width: 1, dash: "5 3" });
+  return lineChart({
+    title: `${title}: final mean node accuracy against time to ${level}, means over seeds`,
+    xLabel: `virtual time to ${level} mean node accuracy (s)`, yLabel: "final mean node accuracy (%)", xRange: [0, x1], yRange: [y0, y1], series,
+  });
 }
 
 function timeSection(id: string, file: string, m: PaperManifest, rowsOf: readonly Row[], results: readonly RowResult[], failures: readonly Failure[], made: Made, outDir: string): string {
@@ -316,7 +357,9 @@ function timeSection(id: string, file: string, m: PaperManifest, rowsOf: readonl
     parts.push(`### ${g.title ?? g.name}`, "", settings ? `Scenario settings: \`${settings}\`.` : "No scenario settings beyond the shared ones.", "");
     if (!rs.length) { parts.push("No results.", ""); continue; }
     const svg = `accuracy-${g.name || "all"}.svg`;
-    writeFileSync(join(outDir, svg), accuracyChart(`${m.title}: ${g.title ?? g.name}`, rs, (r) => r.run, (r) => r.seeds[0].s.config.algorithm.startsWith("cdl")));
+    // The trade-off's extra points (runs made in some groups only) are drawn in its own chart.
+    const drawn = rs.filter((r) => !m.tradeoff?.includes(r.row.run) || !Array.isArray(m.runs.find((x) => x.name === r.row.run)?.groups));
+    writeFileSync(join(outDir, svg), accuracyChart(`${m.title}: ${g.title ?? g.name}`, drawn, (r) => r.run, (r) => r.seeds[0].s.config.algorithm.startsWith("cdl")));
     const B = comparisonTime(rs.flatMap((r) => r.seeds.map((x) => x.s.virtualSeconds)), cap);
     parts.push(`| run | algorithm | seeds | time to ${level} (s) | acc. at ${Number(B.toPrecision(4))} s % | final acc. % | virtual time s | wall s |`, "|---|---|---|---|---|---|---|---|");
     for (const r of rs) {
@@ -327,6 +370,12 @@ function timeSection(id: string, file: string, m: PaperManifest, rowsOf: readonl
     }
     if (m.goal?.groups.includes(g.name)) parts.push("", goalText(m.goal, rs, reach, level));
     parts.push("", `![mean accuracy over time, ${g.title ?? g.name}](results/${id}/${svg})`, "");
+    const trade = m.tradeoff && m.goal?.groups.includes(g.name) ? tradeoffChart(g.title ?? g.name, m, rs, reach, level) : null;
+    if (trade) {
+      const file = `tradeoff-${g.name}.svg`;
+      writeFileSync(join(outDir, file), trade);
+      parts.push(`![final accuracy against time to ${level}, ${g.title ?? g.name}](results/${id}/${file})`, "");
+    }
   }
   parts.push(reportLinks(id, results), "", missingText(rowsOf, results, made.seeds, failures), madeText(id, made, results), "");
   return parts.join("\n").replace(/\n{3,}/g, "\n\n");

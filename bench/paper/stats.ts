@@ -140,3 +140,13 @@ export function timeGoal(run: readonly TimeOutcome[], sync: readonly TimeOutcome
   }
   return out;
 }
+
+/**
+ * A run's point in a trade-off chart (final accuracy against time to the level): the means over
+ * seeds of the time it first reached the level and of its final accuracy; null when a seed never
+ * reached it (its time has no mean) or there are no seeds.
+ */
+export function tradeoffPoint(run: readonly TimeOutcome[]): { time: number; final: number } | null {
+  if (!run.length || run.some((r) => r.reach === null)) return null;
+  return { time: mean(run.map((r) => r.reach as number)), final: mean(run.map((r) => r.final)) };
+}

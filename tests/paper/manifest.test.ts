@@ -60,4 +60,16 @@ test("a time report's \"goal\" names two of its runs and some of its groups", ()
   bad({ ...base, groups, runs, goal }, /"goal" belongs to a "time" report/);
 });
 
+test("a time report's \"tradeoff\" lists two or more of its runs, and needs a goal", () => {
+  const bad = (m: unknown, re: RegExp) =>
+    assert.throws(() => checkManifest(m, "g.json"), (e: Error) => e instanceof ConfigError && re.test(e.message), String(re));
+  const runs = [{ name: "x", algorithm: "cdl" }, { name: "x2", algorithm: "cdl", epochs: 40 }, { name: "s", algorithm: "dpsgd" }, { name: "f", algorithm: "fedavg" }];
+  const goal = { sync: "s", server: "f", serverFactor: 1.5, groups: ["b"] };
+  assert.equal(checkManifest({ ...base, report: "time", groups, runs, goal, tradeoff: ["x", "x2"] }, "g.json").tradeoff, ["x", "x2"]);
+  bad({ ...base, report: "time", groups, runs, goal, tradeoff: ["x", "y"] }, /"tradeoff" names run "y"/);
+  bad({ ...base, report: "time", groups, runs, goal, tradeoff: ["x"] }, /at least two distinct run names/);
+  bad({ ...base, report: "time", groups, runs, goal, tradeoff: ["x", "x"] }, /at least two distinct/);
+  bad({ ...base, report: "time", groups, runs, tradeoff: ["x", "x2"] }, /"tradeoff" belongs to a "time" report with a "goal"/);
+});
+
 test.run();

@@ -4,7 +4,7 @@ import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { ConfigError } from "../../src/errors.ts";
 import {
-  clampCurve, claimCheck, combineCurves, comparisonTime, firstReach, formatReach, mean, parseSeeds, pctMeanSd, sd, timeGoal, valueAt,
+  clampCurve, claimCheck, combineCurves, comparisonTime, firstReach, formatReach, mean, parseSeeds, pctMeanSd, sd, timeGoal, tradeoffPoint, valueAt,
 } from "../../bench/paper/stats.ts";
 
 const close = (a: number, b: number, what: string) => assert.ok(Math.abs(a - b) < 1e-12, `${what}: ${a} ≠ ${b}`);
@@ -107,6 +107,15 @@ test("timeGoal compares each seed with the same seed's baselines; never reaching
   assert.equal(timeGoal(run, sync.slice(1), server, 1.5).map((s) => s.seed), [2, 3], "a seed a baseline lacks is left out");
   assert.equal(timeGoal([{ seed: 1, final: 1, reach: 10 }], sync, [{ seed: 1, final: 1, reach: null }], 1.5)[0].nearServer, false,
     "a server that never reaches the level gives no time to be near");
+});
+
+test("tradeoffPoint: means over seeds of the time to the level and the final accuracy; none if a seed never got there", () => {
+  const p = tradeoffPoint([{ seed: 1, final: 0.95, reach: 140 }, { seed: 2, final: 0.93, reach: 160 }, { seed: 3, final: 0.94, reach: 150 }]);
+  assert.ok(p !== null);
+  close(p.time, 150, "time");
+  close(p.final, 0.94, "final");
+  assert.is(tradeoffPoint([{ seed: 1, final: 0.95, reach: 140 }, { seed: 2, final: 0.89, reach: null }]), null);
+  assert.is(tradeoffPoint([]), null);
 });
 
 test.run();
