@@ -326,8 +326,8 @@ function tradeoffChart(title: string, m: PaperManifest, rs: readonly RowResult[]
   if (syncFinal !== null) series.push({ name: `${goal.sync}'s final accuracy`, points: [[0, syncFinal], [x1, syncFinal]], color: PALETTE[1], width: 1, dash: "5 3" });
   if (limit !== null) series.push({ name: `${goal.serverFactor}× ${goal.server}'s time`, points: [[limit, y0], [limit, y1]], color: PALETTE[2], width: 1, dash: "5 3" });
   return lineChart({
-    title: `${title}: final mean node accuracy against time to ${level}, means over seeds`,
-    xLabel: `virtual time to ${level} mean node accuracy (s)`, yLabel: "final mean node accuracy (%)", xRange: [0, x1], yRange: [y0, y1], series,
+    title: `${title}: the learning time's trade-off`,
+    xLabel: `virtual time to ${level} mean node accuracy (s), mean over seeds`, yLabel: "final mean node accuracy (%), mean over seeds", xRange: [0, x1], yRange: [y0, y1], series,
   });
 }
 
