@@ -299,15 +299,18 @@ function goalText(goal: NonNullable<PaperManifest["goal"]>, rs: readonly RowResu
  * One scenario's trade-off: the `tradeoff` runs (one setting, learning times T in order) as a line
  * of (time to the level, final accuracy), means over seeds, beside the goal's baselines, with the
  * goal's thresholds dashed: the sync baseline's final accuracy and serverFactor × the server's time.
- * Null if no run of the list reached the level on every seed.
+ * `left`: the runs of the list with results that are not drawn (a seed never reached the level);
+ * no chart if none can be drawn.
  */
-function tradeoffChart(title: string, m: PaperManifest, rs: readonly RowResult[], reach: number, level: string): string | null {
+function tradeoffChart(title: string, m: PaperManifest, rs: readonly RowResult[], reach: number, level: string): { svg: string | null; left: string[] } {
   const goal = m.goal!, byRun = (n: string) => rs.find((r) => r.row.run === n);
+  const left: string[] = [];
   const line = m.tradeoff!.flatMap((n) => {
     const r = byRun(n), p = r && tradeoffPoint(outcomes(r, reach));
+    if (r && !p) left.push(n);
     return p ? [[p.time, 100 * p.final] as [number, number]] : [];
   });
-  if (!line.length) return null;
+  if (!line.length) return { svg: null, left };
   const sync = byRun(goal.sync), server = byRun(goal.server);
   const base = (r: RowResult | undefined) => (r ? tradeoffPoint(outcomes(r, reach)) : null);
   const ps = base(sync), pv = base(server);
@@ -325,10 +328,13 @@ function tradeoffChart(title: string, m: PaperManifest, rs: readonly RowResult[]
   if (pv) series.push({ name: `${goal.server}`, points: [[pv.time, 100 * pv.final]], color: PALETTE[2], marker: "ring" });
   if (syncFinal !== null) series.push({ name: `${goal.sync}'s final accuracy`, points: [[0, syncFinal], [x1, syncFinal]], color: PALETTE[1], width: 1, dash: "5 3" });
   if (limit !== null) series.push({ name: `${goal.serverFactor}× ${goal.server}'s time`, points: [[limit, y0], [limit, y1]], color: PALETTE[2], width: 1, dash: "5 3" });
-  return lineChart({
-    title: `${title}: the learning time's trade-off`,
-    xLabel: `virtual time to ${level} mean node accuracy (s), mean over seeds`, yLabel: "final mean node accuracy (%), mean over seeds", xRange: [0, x1], yRange: [y0, y1], series,
-  });
+  return {
+    svg: lineChart({
+      title: `${title}: the learning time's trade-off`,
+      xLabel: `virtual time to ${level} mean node accuracy (s), mean over seeds`, yLabel: "final mean node accuracy (%), mean over seeds", xRange: [0, x1], yRange: [y0, y1], series,
+    }),
+    left,
+  };
 }
 
 function timeSection(id: string, file: string, m: PaperManifest, rowsOf: readonly Row[], results: readonly RowResult[], failures: readonly Failure[], made: Made, outDir: string): string {
@@ -371,11 +377,12 @@ function timeSection(id: string, file: string, m: PaperManifest, rowsOf: readonl
     if (m.goal?.groups.includes(g.name)) parts.push("", goalText(m.goal, rs, reach, level));
     parts.push("", `![mean accuracy over time, ${g.title ?? g.name}](results/${id}/${svg})`, "");
     const trade = m.tradeoff && m.goal?.groups.includes(g.name) ? tradeoffChart(g.title ?? g.name, m, rs, reach, level) : null;
-    if (trade) {
+    if (trade?.svg) {
       const file = `tradeoff-${g.name}.svg`;
-      writeFileSync(join(outDir, file), trade);
+      writeFileSync(join(outDir, file), trade.svg);
       parts.push(`![final accuracy against time to ${level}, ${g.title ?? g.name}](results/${id}/${file})`, "");
     }
+    if (trade?.left.length) parts.push(`Not in the trade-off chart (a seed never reached ${level}): ${trade.left.map((n) => `\`${n}\``).join(", ")}.`, "");
   }
   parts.push(reportLinks(id, results), "", missingText(rowsOf, results, made.seeds, failures), madeText(id, made, results), "");
   return parts.join("\n").replace(/\n{3,}/g, "\n\n");
