@@ -14,7 +14,7 @@ export const CLUSTER_FLAGS: FlagTable = {
   "kill-every": { type: "number", default: 0, min: 0, help: "kill a random node process every this many wall seconds and restart it from its checkpoint (0: never)" },
   timeout: { type: "number", default: 900, above: 0, help: "stop every process and fail after this many wall seconds" },
   "transport-thread": { type: "string", default: "auto", allowed: ["auto", "main", "worker"], help: "each node's transport on its training thread or on a worker thread (auto: worker when this machine has 2 cores per node)" },
-  "start-delay": { type: "number", default: 3, min: 0, help: "seconds from starting the processes to the shared clock's origin (loading time)" },
+  "start-delay": { type: "string", default: "auto", help: "seconds from starting the processes to the shared clock's origin, or auto: the clock starts 0.5 s after every node has loaded" },
   linger: { type: "number", default: 10, min: 0, help: "each node, after its last step, keeps agreeing while a neighbour still works, waiting at most this many seconds for a silent one (cdl node --linger)" },
   twin: { type: "bool", default: false, help: "then simulate the run on the clock the nodes measured (step time, snapshot ages) into --out/twin, and compare" },
 };
@@ -38,6 +38,14 @@ steps, --latency 0 --bandwidth inf (the real network's delay only). Fault inject
 Algorithms: cdl, cdl-on-receive, isolated (fedavg and dpsgd run only in the simulator). θ on the
 wire: --compress f32, f16 or int8 (the difference codecs run only in the simulator).`;
 
+/** --start-delay: "auto" or seconds ≥ 0. */
+function startDelayOf(v: string): number | "auto" {
+  if (v === "auto") return v;
+  const x = Number(v);
+  if (v.trim() === "" || !Number.isFinite(x) || x < 0) throw new UsageError(`cdl cluster: --start-delay takes seconds ≥ 0 or auto, got '${v}'`);
+  return x;
+}
+
 export async function clusterCommand(argv: string[]): Promise<number> {
   if (argv.includes("--help") || argv.includes("-h")) {
     process.stdout.write(helpText("cluster", SUMMARY, { ...CLUSTER_FLAGS, ...RUN_FLAGS }));
@@ -53,7 +61,7 @@ export async function clusterCommand(argv: string[]): Promise<number> {
   const stop = stopOnSignals((sig) => console.error(`${sig}: stopping the nodes (they checkpoint and write their summaries)…`));
   try {
     const s = await runCluster(config, {
-      runtimes, killEvery: flags["kill-every"] as number, transportThread: transportThreadFor(flags["transport-thread"] as "auto" | "main" | "worker", config.nodes), timeout: flags.timeout as number, startDelay: flags["start-delay"] as number, linger: flags.linger as number,
+      runtimes, killEvery: flags["kill-every"] as number, transportThread: transportThreadFor(flags["transport-thread"] as "auto" | "main" | "worker", config.nodes), timeout: flags.timeout as number, startDelay: startDelayOf(flags["start-delay"] as string), linger: flags.linger as number,
       quiet, log: (l) => { if (!json) console.error(l); }, shouldStop: stop.requested,
     });
     if (flags.twin && s.twin && !s.interrupted) {

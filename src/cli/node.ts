@@ -1,6 +1,7 @@
 // `cdl node`: one node of a run as its own process, over a real network (src/drivers/live.ts).
 // `cdl keygen`: writes a cluster key. The run's settings are `cdl run`'s flags (or --config);
 // the node's own flags say who it is, where it listens and where its neighbours are.
+import { existsSync, readFileSync } from "node:fs";
 import { readKeyFile, generateKey, loadClusterKey, writeKeyFile } from "../transport/key.ts";
 import { runConfigFromArgs, RUN_FLAGS, type RunConfig } from "../experiment/config.ts";
 import { parseTopology } from "../consensus/topology.ts";
@@ -18,7 +19,21 @@ export const NODE_FLAGS: FlagTable = {
   "transport-thread": { type: "string", default: "auto", allowed: ["auto", "main", "worker"], help: "run sockets, HMAC and framing on the training thread or on a worker thread, off the training path (auto: worker when this machine has 2 cores or more)" },
   linger: { type: "number", default: 10, min: 0, help: "after its last step, keep agreeing while a neighbour still works, waiting at most this many seconds for a silent one" },
   "start-at": { type: "number", min: 0, help: "origin of the shared clock, ms since 1970 (default: now); a cluster gives every node the same" },
+  "start-file": { type: "string", help: "once loaded, write 'ready' into --out and wait for this file to hold the shared clock's origin (ms since 1970): cdl cluster writes it when every node is ready" },
 };
+
+/** Polls `file` until it holds the origin (ms since 1970); exits 130 if stopped meanwhile (nothing has run yet). */
+async function originFrom(file: string, stopped: () => boolean): Promise<number> {
+  for (;;) {
+    if (stopped()) process.exit(130);
+    if (existsSync(file)) {
+      const v = Number(readFileSync(file, "utf8").trim());
+      if (!Number.isFinite(v) || v < 0) throw new ConfigError(`--start-file ${file}: expected the origin in ms since 1970, got '${readFileSync(file, "utf8").trim().slice(0, 40)}'`);
+      return v;
+    }
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
 
 /** Defaults of a live run that differ from a simulated one's: a node's own steps as the budget (a
  * wall-clock budget needs a step time), and no modelled delay on top of the real network's. */
@@ -85,6 +100,8 @@ export async function nodeCommand(argv: string[]): Promise<number> {
     const problems = liveProblems(config, { id: flags.id as number, peers }, adj);
     if (problems.length) throw new ConfigError(problems.join("\n"));
   }
+  const startFile = flags["start-file"] as string | undefined;
+  if (startFile !== undefined && flags["start-at"] !== undefined) throw new UsageError("cdl node: give --start-at or --start-file, not both");
   const key = loadClusterKey({ file: flags.key as string | undefined, env: process.env.CDL_CLUSTER_KEY });
   const stop = stopOnSignals();
   const out = (config.resume ?? config.out)!;
@@ -94,6 +111,7 @@ export async function nodeCommand(argv: string[]): Promise<number> {
     s = await runLiveNode(cfg, {
       id: flags.id as number, host, port, peers, key,
       startAt: (flags["start-at"] as number | undefined) ?? Date.now(), out, resume: config.resume !== undefined,
+      ...(startFile ? { awaitStart: () => originFrom(startFile, stop.requested) } : {}),
       evalEvery: config.evalEvery ?? 2, linger: flags.linger as number, transportWorker: transportThreadFor(flags["transport-thread"] as "auto" | "main" | "worker", 1) === "worker", shouldStop: stop.requested,
       log: quiet ? undefined : (line) => console.error(line),
     });

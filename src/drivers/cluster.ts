@@ -31,8 +31,9 @@ export interface ClusterOptions {
   transportThread?: "main" | "worker";
   /** Give up (and stop every process) after this many wall seconds. */
   timeout: number;
-  /** Seconds between the processes' start and the shared clock's origin (time to load). */
-  startDelay: number;
+  /** Seconds between the processes' start and the shared clock's origin (time to load), or "auto":
+   * the origin is set READY_LEAD s after every node has loaded (each wrote node-I/ready). */
+  startDelay: number | "auto";
   /** Each node's --linger (cdl node's default when absent). */
   linger?: number;
   quiet: boolean;
@@ -56,6 +57,8 @@ export interface ClusterSummary {
   /** Per node: the transport's counters (sent, delivered and their bytes, received, rejected by reason, reconnects) and injected drops. */
   messages: { perNode: { node: number; runtime: RuntimeName; sent: number; delivered: number; bytes: number; received: number; rejected: Record<string, number>; reconnects: number; injectedDrops: number; replaced: number }[] };
   kills: { t: number; node: number; restartedAt: number | null }[];
+  /** Nodes whose final process started fresh (not resumed) and had not loaded by the shared start (LiveSummary.readyAt ≥ 0), and when they were ready. */
+  late: { node: number; readyAt: number }[];
   /** The simulator's reading of this run, on the clock its nodes measured (null: nobody learned). */
   twin: Twin | null;
   wallSeconds: number;
@@ -107,6 +110,10 @@ export function twinOf(cfg: RunConfig, nodes: readonly Pick<LiveSummary, "clock"
 
 /** Bytes as MiB with one decimal. */
 const mib = (bytes: number) => (bytes / 2 ** 20).toFixed(1);
+
+/** Seconds from the last node's ready to the shared clock's origin under --start-delay auto: time for
+ * every node to see the start file (they poll every 10 ms) and send its warm-up frame. */
+const READY_LEAD = 0.5;
 
 const root = fileURLToPath(new URL(import.meta.url.includes("/dist/") ? "../../../" : "../../", import.meta.url));
 
@@ -160,10 +167,12 @@ export async function runCluster(cfg: RunConfig, o: ClusterOptions): Promise<Clu
   const configFile = join(out, "config.json");
   writeAtomic(configFile, JSON.stringify(settingsOf(cfg), null, 2) + "\n");
   const ports = await freePorts(n);
-  const startAt = Date.now() + o.startDelay * 1000;
+  // The shared clock's origin: fixed now, or (auto) written into startFile once every node is ready.
+  const startFile = join(out, "start-at");
+  let startAt: number | null = o.startDelay === "auto" ? null : Date.now() + o.startDelay * 1000;
   const checkpointEvery = o.killEvery > 0 ? (cfg.checkpointEvery ?? Math.max(0.5, o.killEvery / 4)) : cfg.checkpointEvery;
   const argsOf = (i: number, resume: boolean): string[] => [
-    "node", "--id", String(i), "--listen", `127.0.0.1:${ports[i]}`, "--key", keyFile, "--start-at", String(startAt),
+    "node", "--id", String(i), "--listen", `127.0.0.1:${ports[i]}`, "--key", keyFile, ...(startAt === null ? ["--start-file", startFile] : ["--start-at", String(startAt)]),
     "--peers", topology.adj[i].map((j) => `${j}=127.0.0.1:${ports[j]}`).join(","),
     ...(resume ? ["--resume", join(out, `node-${i}`)] : ["--config", configFile, "--out", join(out, `node-${i}`),
       ...(checkpointEvery ? ["--checkpoint-every", String(checkpointEvery)] : []), ...(cfg.evalEvery ? [] : ["--eval-every", "1"])]),
@@ -193,12 +202,20 @@ export async function runCluster(cfg: RunConfig, o: ClusterOptions): Promise<Clu
 
   const kills: ClusterSummary["kills"] = [];
   const rng = new Rng(cfg.seed).fork(7);
-  let nextKill = o.killEvery > 0 ? o.startDelay + o.killEvery : Infinity, interrupted = false, lastReport = 0;
+  // The first kill comes --kill-every s after the origin (t: seconds since the processes started).
+  const killsFrom = (tOrigin: number) => (o.killEvery > 0 ? tOrigin + o.killEvery : Infinity);
+  let nextKill = o.startDelay === "auto" ? Infinity : killsFrom(o.startDelay), interrupted = false, lastReport = 0;
   const pendingRestart: { i: number; at: number }[] = [];
   const finished = (i: number) => exits[i] === 0 && existsSync(join(out, `node-${i}`, "summary.json"));
   for (;;) {
     await new Promise((r) => setTimeout(r, 100));
     const t = (performance.now() - wall0) / 1000;
+    if (startAt === null && procs.every((_, i) => existsSync(join(out, `node-${i}`, "ready")))) {
+      startAt = Date.now() + READY_LEAD * 1000;
+      writeAtomic(startFile, `${startAt}\n`);
+      nextKill = killsFrom(t + READY_LEAD);
+      if (!o.quiet) o.log(`t=${t.toFixed(1)}s  every node has loaded; the shared clock starts in ${READY_LEAD} s`);
+    }
     if (o.shouldStop() && !interrupted) {
       interrupted = true;
       for (const p of procs) p?.kill("SIGINT");
@@ -239,7 +256,12 @@ export async function runCluster(cfg: RunConfig, o: ClusterOptions): Promise<Clu
       o.log(`t=${t.toFixed(1)}s  ${running.length} of ${n} nodes running, ${exits.filter((_, i) => finished(i)).length} finished`);
     }
   }
-  return mergeCluster(cfg, out, o.runtimes, kills, interrupted, (performance.now() - wall0) / 1000);
+  const merged = await mergeCluster(cfg, out, o.runtimes, kills, interrupted, (performance.now() - wall0) / 1000);
+  if (merged.late.length) {
+    o.log(`warning: node${merged.late.length > 1 ? "s" : ""} ${merged.late.map((x) => `${x.node} (${x.readyAt.toFixed(1)} s)`).join(", ")} had not loaded by the shared start, so ` +
+      `${merged.late.length > 1 ? "they" : "it"} sent no warm-up frame and began late; raise --start-delay (now ${o.startDelay} s)`);
+  }
+  return merged;
 }
 
 /** Reads every node's files and writes the run's: metrics.jsonl, summary.json (last), report.html. */
@@ -280,7 +302,7 @@ async function mergeCluster(cfg: RunConfig, out: string, runtimes: RuntimeName[]
         rejected: s.transport.rejected as Record<string, number>, reconnects: s.transport.reconnects, injectedDrops: s.injected.dropped, replaced: s.transport.replaced,
       })),
     },
-    kills, twin: twinOf(cfg, nodes), wallSeconds, out,
+    kills, late: nodes.flatMap((s) => (s.readyAt !== null && s.readyAt >= 0 ? [{ node: s.node, readyAt: s.readyAt }] : [])), twin: twinOf(cfg, nodes), wallSeconds, out,
   };
   // Evaluation points: every node evaluates at the same clock times; one eval line per time.
   const byTime = new Map<number, LiveRecord[]>();

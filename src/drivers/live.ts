@@ -42,8 +42,11 @@ export interface LiveOptions {
   peers: ReadonlyMap<number, string>;
   /** The cluster key (32 bytes). */
   key: Uint8Array;
-  /** Origin of the shared clock, ms since 1970. */
+  /** Origin of the shared clock, ms since 1970 (ignored when awaitStart is given to a fresh start). */
   startAt: number;
+  /** Once loaded (world built, transport listening), a fresh node writes `ready` into `out` and
+   * awaits this for the origin (cdl cluster starts the clock when every node is ready). */
+  awaitStart?: () => Promise<number>;
   /** This node's directory: metrics.jsonl, summary.json, theta.f32, checkpoint.cdl. */
   out: string;
   /** Wall seconds between evaluations of this node's model on the evaluation subset. */
@@ -95,6 +98,10 @@ export interface LiveSummary {
    * theirs. A simulated twin of the cluster runs on these (cdl cluster --twin). */
   clock: { learnSteps: number; learnSeconds: number; ages: number[]; offered: number; received: number };
   transport: TransportStats;
+  /** Seconds on the shared clock at which this process had loaded and was ready to start (negative:
+   * before the origin, as a cluster's --start-delay intends); null for a process resumed from a
+   * checkpoint. A node ready after the origin sent no warm-up frame and missed the run's start. */
+  readyAt: number | null;
 }
 
 /** Snapshot ages a node keeps for its summary (the first ones; enough for a median). */
@@ -158,7 +165,10 @@ export async function runLiveNode(cfg: RunConfig, o: LiveOptions): Promise<LiveS
     if (r.sim.kind !== "live") throw new ConfigError(`--resume ${o.out}: the checkpoint is a simulated run's; continue it with cdl run --resume`);
     ({ nextEval, nextCheckpoint } = r.sim);
   }
-  const now = () => (Date.now() - o.startAt) / 1000;
+  // The origin of the shared clock: given, or (awaitStart) known once every node has loaded; until
+  // then NaN, and frames that arrive are dropped (they can only be warm-ups).
+  let origin = o.awaitStart && !ck ? NaN : o.startAt;
+  const now = () => (Date.now() - origin) / 1000;
   const log = o.log ?? (() => {});
   const sends = cfg.algorithm !== "isolated";
   const fingerprint = modelFingerprint(cfg.model, w.plan.numParams, w.plan.layers.map((l) => l.spec));
@@ -178,8 +188,8 @@ export async function runLiveNode(cfg: RunConfig, o: LiveOptions): Promise<LiveS
     id: o.id, fingerprint, numParams: w.plan.numParams, tensors: w.tensors, host: o.host, port: o.port,
     peers: new Map([...o.peers].map(([j, a]) => [j, a] as [number, string | null])), log,
     onSnapshot: (m) => {
-      if (m.sentAt < o.startAt) return; // a neighbour's warm-up frame (see below): not a snapshot of the run
-      const snap: Snapshot = { from: m.from, step: m.step, sentAt: (m.sentAt - o.startAt) / 1000, theta: m.theta, finite: true, holders: 1 };
+      if (!(m.sentAt >= origin)) return; // a neighbour's warm-up frame (see below): not a snapshot of the run
+      const snap: Snapshot = { from: m.from, step: m.step, sentAt: (m.sentAt - origin) / 1000, theta: m.theta, finite: true, holders: 1 };
       // A neighbour that restarted (a new transport epoch) counts its steps again from where it
       // resumed: its new snapshots replace the old process's whatever their step.
       if ((epochs.get(m.from) ?? m.epoch) < m.epoch) {
@@ -220,7 +230,7 @@ export async function runLiveNode(cfg: RunConfig, o: LiveOptions): Promise<LiveS
   const encoded = (): EncodedTheta => ({ codec, bytes: w.wire.subarray(0, levelBytes(codec, w.tensors)) });
   /** Sends node s's snapshot (taken this step) to every neighbour, through the fault-injection model. */
   const share = (snap: Snapshot, t: number) => {
-    const sentAt = o.startAt + snap.sentAt * 1000, direct: number[] = [];
+    const sentAt = origin + snap.sentAt * 1000, direct: number[] = [];
     const now = codec === "f32" ? snap.theta : encoded();
     let injectedNow = 0, later: Float32Array | EncodedTheta | undefined; // a delayed send's θ: encoded bytes outlive w.wire only as a copy
     for (const j of w.topology.adj[o.id]) {
@@ -258,6 +268,14 @@ export async function runLiveNode(cfg: RunConfig, o: LiveOptions): Promise<LiveS
   // as it is, step 0, sent before the origin, which receivers drop) so that the connection, the
   // sockets' buffers and both ends' framing and HMAC have run once. Without them the first
   // snapshots of a run arrived ~200 ms late (8 processes on 2 cores), a third of a 1-epoch run.
+  if (Number.isNaN(origin)) {
+    writeAtomic(join(o.out, "ready"), `${Date.now()}\n`);
+    origin = await o.awaitStart!();
+  }
+  const readyAt = ck ? null : now();
+  if (readyAt !== null && readyAt >= 0) {
+    log(`ready ${readyAt.toFixed(2)} s after the shared start (--start-at): no warm-up frame, and the run began without this node; give the nodes more time to load (cdl cluster --start-delay)`);
+  }
   if (now() < 0) {
     record(0);
     nextEval = o.evalEvery;
@@ -330,7 +348,7 @@ export async function runLiveNode(cfg: RunConfig, o: LiveOptions): Promise<LiveS
     testEvaluated: interrupted ? w.evalIndices.length : testCount, steps: s.steps, agreeSteps: s.agreeSteps, budget: s.budgetSteps,
     consensusSteps: s.consensusSteps, t: tEnd, wallSeconds: (performance.now() - wall0) / 1000,
     samplesPerSecond: samples > 0 && trainMs > 0 ? samples / (trainMs / 1000) : null, injected, transport: stats,
-    clock: { learnSteps, learnSeconds: learnSteps ? learnTo - learnFrom : 0, ages, offered, received: receivedLearning },
+    clock: { learnSteps, learnSeconds: learnSteps ? learnTo - learnFrom : 0, ages, offered, received: receivedLearning }, readyAt,
   };
   writeAtomic(join(o.out, "metrics.jsonl"), lines.join("\n") + "\n");
   writeAtomic(join(o.out, "theta.f32"), new Uint8Array(s.params.theta.view.buffer, s.params.theta.view.byteOffset, s.params.theta.view.byteLength).slice());

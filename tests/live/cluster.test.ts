@@ -121,7 +121,8 @@ test("cdl cluster --transport-thread worker --compress int8 --twin: nodes whose 
     const n = JSON.parse(readFileSync(join(out, `node-${i}`, "summary.json"), "utf8"));
     return n.transport.received - n.clock.ages.length;
   });
-  assert.ok(warm.every((k) => k >= 0 && k <= 2) && warm.some((k) => k > 0), `warm-up frames per node: ${warm}`);
+  assert.ok(warm.every((k) => k >= 0 && k <= 2) && warm.some((k) => k > 0), `warm-up frames per node: ${warm}; nodes ready after the start: ${JSON.stringify(s.late)}`);
+  assert.equal(s.late, [], "with --start-delay auto (the default) the clock starts once every node has loaded");
   assert.equal(processesWith(out), []);
   assert.ok(s.twin.stepCost > 0 && s.twin.latency >= 0 && s.twin.jitter >= 0 && s.twin.drop >= 0 && s.twin.drop < 1, JSON.stringify(s.twin));
   const twin = JSON.parse(readFileSync(join(out, "twin", "summary.json"), "utf8"));
@@ -129,6 +130,17 @@ test("cdl cluster --transport-thread worker --compress int8 --twin: nodes whose 
     [s.twin.stepCost, s.twin.latency, s.twin.jitter, s.twin.drop, "steps", s.config.split, "int8"], "the twin ran the cluster's settings on the measured clock");
   assert.equal(twin.steps.perNode, s.steps.perNode, "as many learning steps as the live nodes");
   assert.is(s.twin.accuracy.mean, twin.accuracy.mean);
+});
+
+test("cdl cluster --start-delay 0: nodes that load after the shared start are named in the summary and warned about", () => {
+  const out = join(dir, "late");
+  const r = cdlSync(["cluster", "--nodes", "2", "--start-delay", "0", "--model", "mlp", "--epochs", "1", "--train-limit", "640", "--test-limit", "100", "--timeout", "60", "--out", out]);
+  assert.is(r.status, 0, r.stderr + r.stdout);
+  const s = JSON.parse(readFileSync(join(out, "summary.json"), "utf8"));
+  assert.equal(s.late.map((x: { node: number }) => x.node), [0, 1], JSON.stringify(s.late));
+  assert.ok(s.late.every((x: { readyAt: number }) => x.readyAt >= 0));
+  assert.match(r.stdout + r.stderr, /nodes 0 \([\d.]+ s\), 1 \([\d.]+ s\) had not loaded by the shared start.*raise --start-delay \(now 0 s\)/);
+  assert.equal(processesWith(out), []);
 });
 
 test("lingering: a node whose neighbour's last snapshot was lost waits up to --linger s, mixing only snapshots it has not mixed yet", () => {
