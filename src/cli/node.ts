@@ -22,10 +22,14 @@ export const NODE_FLAGS: FlagTable = {
   "start-file": { type: "string", help: "once loaded, write 'ready' into --out and wait for this file to hold the shared clock's origin (ms since 1970): cdl cluster writes it when every node is ready" },
 };
 
+/** How long a node waits for its --start-file before giving up (a cluster that died leaves no process behind). */
+const START_WAIT_S = 300;
+
 /** Polls `file` until it holds the origin (ms since 1970); exits 130 if stopped meanwhile (nothing has run yet). */
 async function originFrom(file: string, stopped: () => boolean): Promise<number> {
-  for (;;) {
+  for (const t0 = Date.now(); ;) {
     if (stopped()) process.exit(130);
+    if (Date.now() - t0 > START_WAIT_S * 1000) throw new ConfigError(`--start-file ${file}: no origin written after ${START_WAIT_S} s; is the cluster that started this node still running?`);
     if (existsSync(file)) {
       const v = Number(readFileSync(file, "utf8").trim());
       if (!Number.isFinite(v) || v < 0) throw new ConfigError(`--start-file ${file}: expected the origin in ms since 1970, got '${readFileSync(file, "utf8").trim().slice(0, 40)}'`);
