@@ -259,7 +259,7 @@ export async function runCluster(cfg: RunConfig, o: ClusterOptions): Promise<Clu
   const merged = await mergeCluster(cfg, out, o.runtimes, kills, interrupted, (performance.now() - wall0) / 1000);
   if (merged.late.length) {
     o.log(`warning: node${merged.late.length > 1 ? "s" : ""} ${merged.late.map((x) => `${x.node} (${x.readyAt.toFixed(1)} s)`).join(", ")} had not loaded by the shared start, so ` +
-      `${merged.late.length > 1 ? "they" : "it"} sent no warm-up frame and began late; raise --start-delay (now ${o.startDelay} s)`);
+      `${merged.late.length > 1 ? "they" : "it"} sent no warm-up frame and began late; raise --start-delay (now ${o.startDelay === "auto" ? "auto" : `${o.startDelay} s`})`);
   }
   return merged;
 }

@@ -263,11 +263,7 @@ export async function runLiveNode(cfg: RunConfig, o: LiveOptions): Promise<LiveS
   let trainMs = 0, lastStep = cfg.stepCost ?? 0, interrupted = false;
   const checkpoint = (t: number) => writeCheckpoint(o.out, w, { kind: "live", t, nextEval, nextCheckpoint }, { lines }, t, { trainMs, wallMs: performance.now() - wall0 });
 
-  // Before the shared start (a cluster starts every node at the same moment), while waiting:
-  // evaluate the initial model for the t = 0 record, and send each neighbour one warm-up frame (θ
-  // as it is, step 0, sent before the origin, which receivers drop) so that the connection, the
-  // sockets' buffers and both ends' framing and HMAC have run once. Without them the first
-  // snapshots of a run arrived ~200 ms late (8 processes on 2 cores), a third of a 1-epoch run.
+  // Loaded: under a cluster's --start-delay auto, say so and learn the origin (every node ready).
   if (Number.isNaN(origin)) {
     writeAtomic(join(o.out, "ready"), `${Date.now()}\n`);
     origin = await o.awaitStart!();
@@ -276,6 +272,11 @@ export async function runLiveNode(cfg: RunConfig, o: LiveOptions): Promise<LiveS
   if (readyAt !== null && readyAt >= 0) {
     log(`ready ${readyAt.toFixed(2)} s after the shared start (--start-at): no warm-up frame, and the run began without this node; give the nodes more time to load (cdl cluster --start-delay)`);
   }
+  // Before the shared start (a cluster starts every node at the same moment), while waiting:
+  // evaluate the initial model for the t = 0 record, and send each neighbour one warm-up frame (θ
+  // as it is, step 0, sent before the origin, which receivers drop) so that the connection, the
+  // sockets' buffers and both ends' framing and HMAC have run once. Without them the first
+  // snapshots of a run arrived ~200 ms late (8 processes on 2 cores), a third of a 1-epoch run.
   if (now() < 0) {
     record(0);
     nextEval = o.evalEvery;
