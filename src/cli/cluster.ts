@@ -16,6 +16,7 @@ export const CLUSTER_FLAGS: FlagTable = {
   "transport-thread": { type: "string", default: "auto", allowed: ["auto", "main", "worker"], help: "each node's transport on its training thread or on a worker thread (auto: worker when this machine has 2 cores per node)" },
   "start-delay": { type: "string", default: "auto", help: "seconds from starting the processes to the shared clock's origin, or auto: the clock starts 0.5 s after every node has loaded" },
   linger: { type: "number", default: 10, min: 0, help: "each node, after its last step, keeps agreeing while a neighbour still works, waiting at most this many seconds for a silent one (cdl node --linger)" },
+  pace: { type: "number", default: 0, min: 0, help: "every step of every node takes at least this many wall seconds (cdl node --pace): on a machine with fewer cores than nodes, leaves the transport time to deliver (0: full speed)" },
   twin: { type: "bool", default: false, help: "then simulate the run on the clock the nodes measured (step time, snapshot ages) into --out/twin, and compare" },
 };
 
@@ -61,7 +62,7 @@ export async function clusterCommand(argv: string[]): Promise<number> {
   const stop = stopOnSignals((sig) => console.error(`${sig}: stopping the nodes (they checkpoint and write their summaries)…`));
   try {
     const s = await runCluster(config, {
-      runtimes, killEvery: flags["kill-every"] as number, transportThread: transportThreadFor(flags["transport-thread"] as "auto" | "main" | "worker", config.nodes), timeout: flags.timeout as number, startDelay: startDelayOf(flags["start-delay"] as string), linger: flags.linger as number,
+      runtimes, killEvery: flags["kill-every"] as number, transportThread: transportThreadFor(flags["transport-thread"] as "auto" | "main" | "worker", config.nodes), timeout: flags.timeout as number, startDelay: startDelayOf(flags["start-delay"] as string), linger: flags.linger as number, pace: flags.pace as number,
       quiet, log: (l) => { if (!json) console.error(l); }, shouldStop: stop.requested,
     });
     if (flags.twin && s.twin && !s.interrupted) {

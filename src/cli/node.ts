@@ -18,6 +18,7 @@ export const NODE_FLAGS: FlagTable = {
   key: { type: "string", help: "cluster key file (cdl keygen); or set CDL_CLUSTER_KEY to the key's hex" },
   "transport-thread": { type: "string", default: "auto", allowed: ["auto", "main", "worker"], help: "run sockets, HMAC and framing on the training thread or on a worker thread, off the training path (auto: worker when this machine has 2 cores or more)" },
   linger: { type: "number", default: 10, min: 0, help: "after its last step, keep agreeing while a neighbour still works, waiting at most this many seconds for a silent one" },
+  pace: { type: "number", default: 0, min: 0, help: "every step takes at least this many wall seconds: the node sleeps the rest while its sockets work (0: full speed)" },
   "start-at": { type: "number", min: 0, help: "origin of the shared clock, ms since 1970 (default: now); a cluster gives every node the same" },
   "start-file": { type: "string", help: "once loaded, write 'ready' into --out and wait for this file to hold the shared clock's origin (ms since 1970): cdl cluster writes it when every node is ready" },
 };
@@ -116,7 +117,7 @@ export async function nodeCommand(argv: string[]): Promise<number> {
       id: flags.id as number, host, port, peers, key,
       startAt: (flags["start-at"] as number | undefined) ?? Date.now(), out, resume: config.resume !== undefined,
       ...(startFile ? { awaitStart: () => originFrom(startFile, stop.requested) } : {}),
-      evalEvery: config.evalEvery ?? 2, linger: flags.linger as number, transportWorker: transportThreadFor(flags["transport-thread"] as "auto" | "main" | "worker", 1) === "worker", shouldStop: stop.requested,
+      evalEvery: config.evalEvery ?? 2, linger: flags.linger as number, pace: flags.pace as number, transportWorker: transportThreadFor(flags["transport-thread"] as "auto" | "main" | "worker", 1) === "worker", shouldStop: stop.requested,
       log: quiet ? undefined : (line) => console.error(line),
     });
   } finally {

@@ -36,6 +36,8 @@ export interface ClusterOptions {
   startDelay: number | "auto";
   /** Each node's --linger (cdl node's default when absent). */
   linger?: number;
+  /** Each node's --pace (cdl node's default, full speed, when absent). */
+  pace?: number;
   quiet: boolean;
   log: (line: string) => void;
   /** Asked every 100 ms: true stops the nodes (they checkpoint and write their summaries). */
@@ -59,6 +61,8 @@ export interface ClusterSummary {
   kills: { t: number; node: number; restartedAt: number | null }[];
   /** Nodes whose final process started fresh (not resumed) and had not loaded by the shared start (LiveSummary.readyAt ≥ 0), and when they were ready. */
   late: { node: number; readyAt: number }[];
+  /** Each node's --pace: the least wall seconds of a step (0: full speed). */
+  pace: number;
   /** The simulator's reading of this run, on the clock its nodes measured (null: nobody learned). */
   twin: Twin | null;
   wallSeconds: number;
@@ -176,7 +180,7 @@ export async function runCluster(cfg: RunConfig, o: ClusterOptions): Promise<Clu
     "--peers", topology.adj[i].map((j) => `${j}=127.0.0.1:${ports[j]}`).join(","),
     ...(resume ? ["--resume", join(out, `node-${i}`)] : ["--config", configFile, "--out", join(out, `node-${i}`),
       ...(checkpointEvery ? ["--checkpoint-every", String(checkpointEvery)] : []), ...(cfg.evalEvery ? [] : ["--eval-every", "1"])]),
-    "--transport-thread", o.transportThread ?? "main", ...(o.linger === undefined ? [] : ["--linger", String(o.linger)]), "--quiet", "--json",
+    "--transport-thread", o.transportThread ?? "main", ...(o.linger === undefined ? [] : ["--linger", String(o.linger)]), ...(o.pace ? ["--pace", String(o.pace)] : []), "--quiet", "--json",
   ];
   const runtimeOf = (i: number) => o.runtimes[i % o.runtimes.length];
   const procs: (ChildProcess | null)[] = new Array(n).fill(null);
@@ -196,7 +200,7 @@ export async function runCluster(cfg: RunConfig, o: ClusterOptions): Promise<Clu
     procs[i] = p;
   };
   o.log(`cdl cluster: ${n} node processes (${[...new Set(topology.adj.map((_, i) => runtimeOf(i)))].join(", ")}) on 127.0.0.1, ${topology.name}, ` +
-    `${cfg.algorithm}, ${cfg.model} on ${cfg.dataset}, split ${cfg.split}, drop ${cfg.drop}${o.killEvery ? `, a node killed every ${o.killEvery} s` : ""}, ` +
+    `${cfg.algorithm}, ${cfg.model} on ${cfg.dataset}, split ${cfg.split}, drop ${cfg.drop}${o.killEvery ? `, a node killed every ${o.killEvery} s` : ""}${o.pace ? `, steps of at least ${o.pace} s` : ""}, ` +
     `transport on ${o.transportThread === "worker" ? "a worker thread" : "the training thread"}; files in ${out}`);
   for (let i = 0; i < n; i++) start(i, false);
 
@@ -302,7 +306,7 @@ async function mergeCluster(cfg: RunConfig, out: string, runtimes: RuntimeName[]
         rejected: s.transport.rejected as Record<string, number>, reconnects: s.transport.reconnects, injectedDrops: s.injected.dropped, replaced: s.transport.replaced,
       })),
     },
-    kills, late: nodes.flatMap((s) => (s.readyAt !== null && s.readyAt >= 0 ? [{ node: s.node, readyAt: s.readyAt }] : [])), twin: twinOf(cfg, nodes), wallSeconds, out,
+    kills, pace: Math.max(0, ...nodes.map((s) => s.pace ?? 0)), late: nodes.flatMap((s) => (s.readyAt !== null && s.readyAt >= 0 ? [{ node: s.node, readyAt: s.readyAt }] : [])), twin: twinOf(cfg, nodes), wallSeconds, out,
   };
   // Evaluation points: every node evaluates at the same clock times; one eval line per time.
   const byTime = new Map<number, LiveRecord[]>();

@@ -53,6 +53,9 @@ export interface LiveOptions {
   evalEvery: number;
   /** After its last step, wait at most this many seconds for a silent neighbour (see neighboursBusy). */
   linger: number;
+  /** --pace: every step takes at least this many wall seconds (the node sleeps the rest, its
+   * sockets running meanwhile); 0 or absent: full speed. */
+  pace?: number;
   /** Run the transport on a worker thread (WorkerTransport) instead of the training thread. */
   transportWorker?: boolean;
   /** Asked between steps: true stops the node (checkpoint, summary marked interrupted). */
@@ -102,6 +105,8 @@ export interface LiveSummary {
    * before the origin, as a cluster's --start-delay intends); null for a process resumed from a
    * checkpoint. A node ready after the origin sent no warm-up frame and missed the run's start. */
   readyAt: number | null;
+  /** --pace: the least wall seconds of a step (0: full speed). */
+  pace: number;
 }
 
 /** Snapshot ages a node keeps for its summary (the first ones; enough for a median). */
@@ -261,6 +266,7 @@ export async function runLiveNode(cfg: RunConfig, o: LiveOptions): Promise<LiveS
     lines.push(JSON.stringify(r));
   };
   let trainMs = 0, lastStep = cfg.stepCost ?? 0, interrupted = false;
+  const pace = 1000 * (o.pace ?? 0); // ms: the least wall time of a step (--pace)
   const checkpoint = (t: number) => writeCheckpoint(o.out, w, { kind: "live", t, nextEval, nextCheckpoint }, { lines }, t, { trainMs, wallMs: performance.now() - wall0 });
 
   // Loaded: under a cluster's --start-delay auto, say so and learn the origin (every node ready).
@@ -317,7 +323,7 @@ export async function runLiveNode(cfg: RunConfig, o: LiveOptions): Promise<LiveS
     }
     const ms = performance.now() - t0;
     if (d.learn) { trainMs += ms; learnTo = now(); }
-    lastStep = cfg.stepCost ?? ms / 1000;
+    lastStep = cfg.stepCost ?? Math.max(ms, pace) / 1000;
     if (now() >= nextCheckpoint) {
       checkpoint(now());
       while (nextCheckpoint <= now()) nextCheckpoint += cfg.checkpointEvery ?? Infinity;
@@ -329,6 +335,7 @@ export async function runLiveNode(cfg: RunConfig, o: LiveOptions): Promise<LiveS
       lastStep = Math.max(lastStep, 0.1); // a lingering node agrees ten times a second: enough to pull, light on the CPU
     }
     if (s.done) await new Promise((r) => setTimeout(r, 100));
+    else if (pace > ms) await new Promise((r) => setTimeout(r, pace - ms)); // --pace: the rest of the step is the sockets'
     else await yieldToIo(); // the sockets' turn: frames in and out between two steps
   }
   const tEnd = now();
@@ -349,7 +356,7 @@ export async function runLiveNode(cfg: RunConfig, o: LiveOptions): Promise<LiveS
     testEvaluated: interrupted ? w.evalIndices.length : testCount, steps: s.steps, agreeSteps: s.agreeSteps, budget: s.budgetSteps,
     consensusSteps: s.consensusSteps, t: tEnd, wallSeconds: (performance.now() - wall0) / 1000,
     samplesPerSecond: samples > 0 && trainMs > 0 ? samples / (trainMs / 1000) : null, injected, transport: stats,
-    clock: { learnSteps, learnSeconds: learnSteps ? learnTo - learnFrom : 0, ages, offered, received: receivedLearning }, readyAt,
+    clock: { learnSteps, learnSeconds: learnSteps ? learnTo - learnFrom : 0, ages, offered, received: receivedLearning }, readyAt, pace: pace / 1000,
   };
   writeAtomic(join(o.out, "metrics.jsonl"), lines.join("\n") + "\n");
   writeAtomic(join(o.out, "theta.f32"), new Uint8Array(s.params.theta.view.buffer, s.params.theta.view.byteOffset, s.params.theta.view.byteLength).slice());

@@ -143,6 +143,24 @@ test("cdl cluster --start-delay 0: nodes that load after the shared start are na
   assert.equal(processesWith(out), []);
 });
 
+test("cdl cluster --pace: every learning step takes at least that long, and the twin runs on that clock", () => {
+  const out = join(dir, "pace");
+  // 640 samples on 2 nodes: 10 steps a node, ~2 ms each at full speed, ≥ 50 ms each here.
+  const r = cdlSync(["cluster", "--nodes", "2", "--pace", "0.05", "--model", "mlp", "--epochs", "1", "--train-limit", "640", "--test-limit", "100", "--timeout", "60", "--out", out, "--json"]);
+  assert.is(r.status, 0, r.stderr + r.stdout);
+  const s = JSON.parse(readFileSync(join(out, "summary.json"), "utf8"));
+  assert.is(s.pace, 0.05);
+  for (const i of [0, 1]) {
+    const n = JSON.parse(readFileSync(join(out, `node-${i}`, "summary.json"), "utf8"));
+    assert.is(n.pace, 0.05);
+    assert.is(n.clock.learnSteps, 10);
+    // From the first step's start to the last step's end: 9 paced steps and the last one's work.
+    assert.ok(n.clock.learnSeconds >= 9 * 0.05 * 0.99, `node ${i}: ${n.clock.learnSeconds} s for 10 steps`);
+  }
+  assert.ok(s.twin.stepCost >= 0.045, `the twin's step: ${s.twin.stepCost} s`);
+  assert.equal(processesWith(out), []);
+});
+
 test("lingering: a node whose neighbour's last snapshot was lost waits up to --linger s, mixing only snapshots it has not mixed yet", () => {
   const out = join(dir, "linger");
   const r = cdlSync(["cluster", "--nodes", "3", "--model", "mlp", "--epochs", "1", "--train-limit", "600", "--test-limit", "200", "--drop", "0.9",
