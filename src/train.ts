@@ -35,10 +35,22 @@ export interface TrainConfig {
 }
 
 export type LrSchedule = "constant" | "linear";
+/** The second cycle's peak, as a fraction of lr, under --lr-restart without --lr-restart-peak. */
+export const DEFAULT_RESTART_PEAK = 0.5;
 export const LR_SCHEDULES: readonly LrSchedule[] = ["constant", "linear"];
 
-/** The learning rate of step `step` (0-based) of a `budget`-step run: warmup ramp, then constant or linear decay to 0. */
-export function learningRate(s: { lr: number; lrSchedule: LrSchedule; warmup: number }, step: number, budget: number): number {
+/**
+ * The learning rate of step `step` (0-based) of a `budget`-step run: warmup ramp, then constant or
+ * linear decay to 0. With `lrRestart` F (linear only) the schedule restarts once: the first cycle
+ * (warm-up, decay to 0) spans the first F·budget steps, and a second one starts at
+ * `lrRestartPeak` (default 0.5) × lr and decays to 0 at the end of the budget, without warm-up.
+ */
+export function learningRate(s: { lr: number; lrSchedule: LrSchedule; warmup: number; lrRestart?: number; lrRestartPeak?: number }, step: number, budget: number): number {
+  if (s.lrRestart !== undefined && s.lrSchedule === "linear") {
+    const first = s.lrRestart * budget;
+    if (step >= first) return s.lr * (s.lrRestartPeak ?? DEFAULT_RESTART_PEAK) * Math.max(0, 1 - (step - first) / (budget - first));
+    budget = first;
+  }
   const decay = s.lrSchedule === "linear" ? 1 - step / budget : 1;
   const ramp = s.warmup > 0 ? Math.min(1, (step + 1) / (s.warmup * budget)) : 1;
   return s.lr * Math.min(decay, ramp);

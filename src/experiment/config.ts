@@ -91,6 +91,12 @@ export interface RunConfig {
   lrSchedule: "constant" | "linear";
   /** Fraction of each node's budget over which the rate ramps up linearly from 0 (large-batch warmup). Default 0. [ours] */
   warmup: number;
+  /** --lr-restart F (linear schedule only): the schedule's first cycle ends at fraction F of the
+   * budget and a second one, peaking at lrRestartPeak × lr, decays to 0 at its end. Off when
+   * absent. [ours: SGDR's warm restart (Loshchilov & Hutter 2017), once] */
+  lrRestart?: number;
+  /** --lr-restart-peak: the second cycle's peak as a fraction of lr (default 0.5). */
+  lrRestartPeak?: number;
   momentum: number;
   weightDecay: number;
   /** Seed of every random choice. */
@@ -162,6 +168,8 @@ export const RUN_FLAGS: FlagTable = {
   lr: { type: "number", default: 0.05, min: 0, help: "SGD learning rate" },
   warmup: { type: "number", default: 0, min: 0, max: 1, help: "fraction of the budget over which the learning rate ramps up from 0" },
   "lr-schedule": { type: "string", default: "constant", allowed: ["constant", "linear"], help: "learning rate over each node's budget: constant, or linear decay to 0" },
+  "lr-restart": { type: "number", above: 0, max: 0.99, help: "with --lr-schedule linear: end the schedule's first cycle (warm-up, decay to 0) at this fraction of the budget, then decay again from --lr-restart-peak × lr to 0 at its end (an early model good at that point, a better one at the end); default off" },
+  "lr-restart-peak": { type: "number", above: 0, max: 1, help: "with --lr-restart: the second cycle's peak learning rate as a fraction of --lr (default 0.5)" },
   momentum: { type: "number", default: 0, min: 0, max: 0.999, help: "SGD momentum (local state, never sent)" },
   "weight-decay": { type: "number", default: 0, min: 0, help: "L2 weight decay" },
   init: { type: "string", default: "pytorch", allowed: INIT_SCHEMES, help: "weight initialisation (pytorch = torch.nn defaults)" },
@@ -243,6 +251,12 @@ export function runConfigProblems(c: RunConfig): string[] {
   const problems: string[] = [];
   if (!Number.isFinite(c.epochs) && !Number.isFinite(c.timeLimit)) {
     problems.push("a run needs a finite budget: give --epochs N or --time-limit SECONDS");
+  }
+  if (c.lrRestart !== undefined && c.lrSchedule !== "linear") {
+    problems.push(`--lr-restart ${c.lrRestart} restarts the linear schedule: add --lr-schedule linear (now ${c.lrSchedule})`);
+  }
+  if (c.lrRestartPeak !== undefined && c.lrRestart === undefined) {
+    problems.push(`--lr-restart-peak ${c.lrRestartPeak} is the peak of the schedule's second cycle: add --lr-restart F (where the first cycle ends, a fraction of the budget)`);
   }
   if (c.evalEvery !== undefined && Number.isFinite(c.timeLimit) && c.timeLimit / c.evalEvery > MAX_EVAL_POINTS) {
     problems.push(`--eval-every ${c.evalEvery} gives more than ${MAX_EVAL_POINTS} evaluation points within --time-limit ${c.timeLimit}: ` +

@@ -131,6 +131,22 @@ test("learningRate: warmup ramp, then constant or linear decay to 0", () => {
   assert.is(learningRate({ lr: 0.1, lrSchedule: "constant", warmup: 0 }, 99, 100), 0.1);
 });
 
+test("learningRate --lr-restart: the first cycle (warm-up, decay) ends at F of the budget, a second decays from peak × lr to 0", () => {
+  const c = { lr: 0.1, lrSchedule: "linear" as const, warmup: 0.2, lrRestart: 0.4, lrRestartPeak: 0.5 };
+  const near = (a: number, b: number) => Math.abs(a - b) < 1e-12;
+  // First cycle: the 100-step schedule squeezed into 40 steps (warm-up over 8, decay to 0 at 40).
+  assert.ok(near(learningRate(c, 0, 100), learningRate({ ...c, lrRestart: undefined }, 0, 40)));
+  assert.ok(near(learningRate(c, 20, 100), 0.05), `${learningRate(c, 20, 100)}`);
+  assert.ok(learningRate(c, 39, 100) < 0.003, "down to ~0 at the restart");
+  // Second cycle: 0.05 at the restart, linear to 0 at step 100.
+  assert.ok(near(learningRate(c, 40, 100), 0.05));
+  assert.ok(near(learningRate(c, 70, 100), 0.025));
+  assert.ok(near(learningRate(c, 100, 100), 0));
+  assert.ok(near(learningRate({ ...c, lrRestartPeak: undefined }, 40, 100), 0.05), "peak 0.5 by default");
+  // Off for the constant schedule (the config refuses that combination; the function ignores it).
+  assert.is(learningRate({ ...c, lrSchedule: "constant" }, 70, 100), 0.1);
+});
+
 async function rejects(cfg: Partial<RunConfig>, pattern: RegExp) {
   try {
     await run(small(cfg));
@@ -166,6 +182,8 @@ test("bad input: one-line errors naming the problem", async () => {
   await rejects({ split: "classes:11" }, /classes:11/);
   await rejects({ nodes: 500 }, /500/);
   await rejects({ topology: "hypercube" }, /hypercube[\s\S]*complete, ring/);
+  await rejects({ lrRestart: 0.5 }, /--lr-restart 0.5 restarts the linear schedule: add --lr-schedule linear \(now constant\)/);
+  await rejects({ lrSchedule: "linear", lrRestartPeak: 0.3 }, /--lr-restart-peak 0.3 is the peak of the schedule's second cycle: add --lr-restart F/);
 });
 
 test.after(() => rmSync(dir, { recursive: true, force: true }));
