@@ -24,9 +24,12 @@ export interface PaperManifest extends Manifest {
   /** report "time" with a goal: runs that differ only in their learning time T, in order of T, drawn
    * per goal group as final accuracy against time to `reach` beside the goal's two baselines. */
   tradeoff?: string[];
+  /** report "time" with a tradeoff: other runs drawn as single points in the trade-off chart (e.g. a
+   * schedule that is not one learning time T). */
+  tradeoffAlso?: string[];
 }
 
-const MANIFEST_KEYS = ["title", "claim", "base", "runs", "seeds", "target", "groups", "report", "sweep", "reach", "timeBudget", "goal", "tradeoff"];
+const MANIFEST_KEYS = ["title", "claim", "base", "runs", "seeds", "target", "groups", "report", "sweep", "reach", "timeBudget", "goal", "tradeoff", "tradeoffAlso"];
 
 /** One row of a manifest's table: a run, in a group if the manifest has groups; settings unvalidated. */
 export interface Row { name: string; run: string; group?: string; settings: Record<string, unknown> }
@@ -101,6 +104,12 @@ export function checkManifest(m: unknown, file: string): PaperManifest {
     if (m.goal === undefined || !Array.isArray(t) || t.length < 2 || !t.every((x) => typeof x === "string") || new Set(t).size !== t.length) {
       p.push(`"tradeoff" belongs to a "time" report with a "goal": a list of at least two distinct run names, in order of their learning time`);
     } else for (const x of t) if (!names.includes(x)) p.push(`"tradeoff" names run "${x}", which is not in "runs"`);
+  }
+  if (m.tradeoffAlso !== undefined) {
+    const t = m.tradeoffAlso;
+    if (m.tradeoff === undefined || !Array.isArray(t) || !t.length || !t.every((x) => typeof x === "string") || new Set(t).size !== t.length) {
+      p.push(`"tradeoffAlso" goes with a "tradeoff": a non-empty list of distinct run names drawn as points beside it`);
+    } else for (const x of t) if (!names.includes(x)) p.push(`"tradeoffAlso" names run "${x}", which is not in "runs"`);
   }
   if (p.length) throw new ConfigError(p.map((x) => `bench/paper/${file}: ${x}`).join("\n"));
   return m as unknown as PaperManifest;

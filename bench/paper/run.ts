@@ -24,6 +24,8 @@
 //              accuracy against time to `reach` (means over seeds), the runs joined as one line, the
 //              goal's baselines as points and its two thresholds as dashed lines; runs of the list
 //              made in some groups only are drawn there and not in the accuracy-over-time chart
+//   tradeoffAlso [run names]: drawn in that chart as single points beside the line (a run that is not
+//              one learning time T, e.g. a restarted schedule)
 import { spawn, type ChildProcess } from "node:child_process";
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import * as os from "node:os";
@@ -317,13 +319,20 @@ function tradeoffChart(title: string, m: PaperManifest, rs: readonly RowResult[]
   const syncFinal = sync ? 100 * mean(sync.seeds.map((x) => x.s.accuracy.mean)) : null;
   const serverTimes = server ? outcomes(server, reach).flatMap((o) => (o.reach === null ? [] : [o.reach])) : [];
   const limit = serverTimes.length ? goal.serverFactor * mean(serverTimes) : null;
-  const xs = [...line.map((p) => p[0]), ...(ps ? [ps.time] : []), ...(pv ? [pv.time] : []), ...(limit !== null ? [limit] : [])];
-  const ys = [...line.map((p) => p[1]), ...(ps ? [100 * ps.final] : []), ...(pv ? [100 * pv.final] : []), ...(syncFinal !== null ? [syncFinal] : [])];
+  // Runs drawn beside the line as single points (tradeoffAlso): those every seed of which reached the level.
+  const also = (m.tradeoffAlso ?? []).flatMap((name, k) => {
+    const r = byRun(name), p = r && tradeoffPoint(outcomes(r, reach));
+    if (r && !p) left.push(name);
+    return p ? [{ name, k, time: p.time, final: 100 * p.final }] : [];
+  });
+  const xs = [...also.map((x) => x.time), ...line.map((p) => p[0]), ...(ps ? [ps.time] : []), ...(pv ? [pv.time] : []), ...(limit !== null ? [limit] : [])];
+  const ys = [...also.map((x) => x.final), ...line.map((p) => p[1]), ...(ps ? [100 * ps.final] : []), ...(pv ? [100 * pv.final] : []), ...(syncFinal !== null ? [syncFinal] : [])];
   const x1 = 50 * Math.ceil((1.1 * Math.max(...xs)) / 50), y0 = Math.floor(Math.min(...ys)) - 1, y1 = Math.min(100, Math.ceil(Math.max(...ys)) + 1);
   const series: Series[] = [
     { name: `${m.tradeoff![0]} … ${m.tradeoff!.at(-1)}`, points: line, color: PALETTE[0], width: 2.5 },
     ...line.map((p): Series => ({ name: "point", points: [p], color: PALETTE[0], legend: false })),
   ];
+  for (const x of also) series.push({ name: x.name, points: [[x.time, x.final]], color: PALETTE[3 + x.k] });
   if (ps) series.push({ name: `${goal.sync}`, points: [[ps.time, 100 * ps.final]], color: PALETTE[1] });
   if (pv) series.push({ name: `${goal.server}`, points: [[pv.time, 100 * pv.final]], color: PALETTE[2], marker: "ring" });
   if (syncFinal !== null) series.push({ name: `${goal.sync}'s final accuracy`, points: [[0, syncFinal], [x1, syncFinal]], color: PALETTE[1], width: 1, dash: "5 3" });

@@ -70,6 +70,10 @@ test("a time report's \"tradeoff\" lists two or more of its runs, and needs a go
   bad({ ...base, report: "time", groups, runs, goal, tradeoff: ["x"] }, /at least two distinct run names/);
   bad({ ...base, report: "time", groups, runs, goal, tradeoff: ["x", "x"] }, /at least two distinct/);
   bad({ ...base, report: "time", groups, runs, tradeoff: ["x", "x2"] }, /"tradeoff" belongs to a "time" report with a "goal"/);
+  // "tradeoffAlso": runs drawn as points beside the line, only with a "tradeoff".
+  assert.equal(checkManifest({ ...base, report: "time", groups, runs, goal, tradeoff: ["x", "x2"], tradeoffAlso: ["s"] }, "g.json").tradeoffAlso, ["s"]);
+  bad({ ...base, report: "time", groups, runs, goal, tradeoff: ["x", "x2"], tradeoffAlso: ["z"] }, /"tradeoffAlso" names run "z"/);
+  bad({ ...base, report: "time", groups, runs, goal, tradeoffAlso: ["x"] }, /"tradeoffAlso" goes with a "tradeoff"/);
 });
 
 test.run();
