@@ -63,7 +63,7 @@ test("--config: the keys it accepts are exactly the keys an error lists; flags-o
   assert.equal(listed, [...SETTING_KEYS]);
   for (const key of listed) assert.ok(RUN_FLAGS[key] && !["json", "quiet", "config", "resume"].includes(key), key);
   // Every listed key is accepted with a value of its type (its default, or a sample).
-  const sample: Record<string, unknown> = { "data-dir": "d", epsilon: 0.3, "step-cost": 0.01, "eval-every": 1, out: "o", "train-limit": 5, "test-limit": 5, "checkpoint-every": 10, "max-lead": 1, "lead-mode": "min-wait" };
+  const sample: Record<string, unknown> = { "data-dir": "d", epsilon: 0.3, "step-cost": 0.01, "eval-every": 1, out: "o", "train-limit": 5, "test-limit": 5, "checkpoint-every": 10, "max-lead": 1, "lead-mode": "min-wait", "lr-restart": 0.4, "lr-restart-peak": 0.5 };
   const all = Object.fromEntries(listed.map((key) => [key, RUN_FLAGS[key].default ?? sample[key]]));
   for (const [key, v] of Object.entries(all)) assert.ok(v !== undefined, `a sample value for ${key}`);
   const json = JSON.parse(JSON.stringify(all)); // Infinity defaults become null, as in summary.json
