@@ -109,6 +109,9 @@ export interface LiveSummary {
   pace: number;
 }
 
+/** How many times a finished node offers its last snapshot again to a neighbour the fault injection dropped it for. */
+const FINAL_REPEATS = 3;
+
 /** Snapshot ages a node keeps for its summary (the first ones; enough for a median). */
 const MAX_AGES = 20000;
 
@@ -233,14 +236,21 @@ export async function runLiveNode(cfg: RunConfig, o: LiveOptions): Promise<LiveS
   // valid until the node's next snapshot, i.e. through this step's share.
   const codec = w.compression.kind === "level" ? w.compression.codec : "f32";
   const encoded = (): EncodedTheta => ({ codec, bytes: w.wire.subarray(0, levelBytes(codec, w.tensors)) });
-  /** Sends node s's snapshot (taken this step) to every neighbour, through the fault-injection model. */
-  const share = (snap: Snapshot, t: number) => {
+  /** The neighbours the last snapshot shared was dropped for by the fault injection (never sent), and its step. */
+  let unsent = { step: -1, to: [] as number[] };
+  /**
+   * Sends node s's snapshot (taken this step) to every neighbour (or to `to`: a repeat, not counted
+   * as offered), through the fault-injection model.
+   */
+  const share = (snap: Snapshot, t: number, to: readonly number[] = w.topology.adj[o.id]) => {
     const sentAt = origin + snap.sentAt * 1000, direct: number[] = [];
     const now = codec === "f32" ? snap.theta : encoded();
+    const repeat = to !== w.topology.adj[o.id];
+    unsent = { step: snap.step, to: [] };
     let injectedNow = 0, later: Float32Array | EncodedTheta | undefined; // a delayed send's θ: encoded bytes outlive w.wire only as a copy
-    for (const j of w.topology.adj[o.id]) {
+    for (const j of to) {
       const r = w.network.send(o.id, j, w.messageBytes, t);
-      if (!r.delivered) { injected.dropped++; continue; }
+      if (!r.delivered) { injected.dropped++; unsent.to.push(j); continue; }
       const delay = (r.arrival - t) * 1000;
       if (delay < 1) { direct.push(j); continue; } // sent together below: θ is framed and signed once
       injected.delayed++;
@@ -251,7 +261,7 @@ export async function runLiveNode(cfg: RunConfig, o: LiveOptions): Promise<LiveS
       timers.add(timer);
     }
     if (direct.length) transport.send(direct, snap.step, sentAt, now);
-    if (snap.step <= s.budgetSteps) offered += direct.length + injectedNow;
+    if (snap.step <= s.budgetSteps && !repeat) offered += direct.length + injectedNow;
   };
   const testCount = Math.min(cfg.testLimit ?? w.ds.test.count, w.ds.test.count);
   const record = (t: number) => {
@@ -339,6 +349,18 @@ export async function runLiveNode(cfg: RunConfig, o: LiveOptions): Promise<LiveS
     else await yieldToIo(); // the sockets' turn: frames in and out between two steps
   }
   const tEnd = now();
+  // A neighbour learns that this node is done from its last snapshot. If the fault injection dropped
+  // that one for a neighbour (it never left: no replay for the receiver), the neighbour would linger
+  // up to --linger s waiting for it, so it is offered again, through the same model, up to
+  // FINAL_REPEATS times 50 ms apart: θ as it is now, under the last snapshot's step.
+  for (let k = 0; k < FINAL_REPEATS && sends && !interrupted && s.done && unsent.to.length; k++) {
+    await new Promise((r) => setTimeout(r, 50));
+    const snap = snapshot(w, s, now(), pool.pop());
+    if (snap.step !== unsent.step) { pool.push(snap.theta); break; }
+    snap.holders++;
+    share(snap, now(), unsent.to);
+    letGo(snap);
+  }
   // Let the last snapshots leave: injected delays run out, slots drain (bounded: 2 s).
   for (const t0 = Date.now(); (timers.size > 0) && Date.now() - t0 < 2000;) await new Promise((r) => setTimeout(r, 20));
   for (const timer of timers) clearTimeout(timer);
