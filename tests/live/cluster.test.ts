@@ -63,15 +63,17 @@ skipIf(!hasBunDeno && "bun and deno are not installed (npm ci installs them)")("
     "--train-limit", "3000", "--test-limit", "500", "--eval-every", "0.5", "--timeout", "120", "--out", out, "--json",
     // 94 learning steps take a fraction of a second: where one process starts late on a busy
     // machine, its neighbours have finished before it mixes much. Agreeing after the learning
-    // budget lets every node catch up, whatever the processes' start order.
-    "--agree-steps", "40"]);
+    // budget lets every node catch up, whatever the processes' start order. At full speed most
+    // snapshots are replaced unsent (the Deno node heard 11-18 of ~270 on an idle machine, and the
+    // nodes ended at 25-50%); paced at 20 ms a step nearly all arrive and they end at ~75%, agreed.
+    "--agree-steps", "40", "--pace", "0.02"]);
   assert.is(r.status, 0, r.stderr + r.stdout);
   const s = JSON.parse(readFileSync(join(out, "summary.json"), "utf8"));
   assert.equal(s.runtimes, ["node", "bun", "deno"]);
   assert.equal(s.steps.perNode, [s.steps.budget, s.steps.budget, s.steps.budget], "every node ran its budget");
   assert.ok(s.messages.perNode.every((m: { received: number }) => m.received > 0), "every node heard from its neighbours");
   assert.ok(s.messages.perNode.every((m: { rejected: Record<string, number> }) => Object.keys(m.rejected).length === 0), "nothing rejected between honest nodes");
-  assert.ok(s.accuracy.min > 0.3, `each node learned beyond its 4 classes' share: ${s.accuracy.perNode}`);
+  assert.ok(s.accuracy.min > 0.45, `each node learned beyond its 4 classes' share (0.4): ${s.accuracy.perNode}`);
   const frame = encodedFrameBytes("f16", tensorsOf(planModel("mlp", [1, 28, 28], 10)));
   assert.ok(s.messages.perNode.every((m: { delivered: number; bytes: number }) => m.delivered > 0 && m.bytes === m.delivered * frame), `every frame ${frame} bytes: ${JSON.stringify(s.messages.perNode)}`);
   const lines = readFileSync(join(out, "metrics.jsonl"), "utf8").trim().split("\n").map((l) => JSON.parse(l));
