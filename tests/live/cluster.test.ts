@@ -65,8 +65,9 @@ skipIf(!hasBunDeno && "bun and deno are not installed (npm ci installs them)")("
     // machine, its neighbours have finished before it mixes much. Agreeing after the learning
     // budget lets every node catch up, whatever the processes' start order. At full speed most
     // snapshots are replaced unsent (the Deno node heard 11-18 of ~270 on an idle machine, and the
-    // nodes ended at 25-50%); paced at 20 ms a step nearly all arrive and they end at ~75%, agreed.
-    "--agree-steps", "40", "--pace", "0.02"]);
+    // nodes ended at 25-50%); paced at 20 ms a step they ended at ~75% on an idle machine but at
+    // 38-53% with three such clusters at once; at 50 ms a step, 71-75% even then.
+    "--agree-steps", "40", "--pace", "0.05"]);
   assert.is(r.status, 0, r.stderr + r.stdout);
   const s = JSON.parse(readFileSync(join(out, "summary.json"), "utf8"));
   assert.equal(s.runtimes, ["node", "bun", "deno"]);
