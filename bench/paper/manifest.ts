@@ -60,6 +60,13 @@ export function checkManifest(m: unknown, file: string): PaperManifest {
   }
   const names = runs.map((r) => (isObject(r) ? r.name : undefined));
   if (new Set(names).size !== names.length) p.push(`run names must be distinct`);
+  /** Says so if `key` names a run that is not in "runs". */
+  const runNamed = (key: string, run: unknown) => {
+    if (!names.includes(run as string)) p.push(`"${key}" names run "${run}", which is not in "runs"`);
+  };
+  /** Whether x is a list of at least `min` distinct strings. */
+  const distinctNames = (x: unknown, min: number): x is string[] =>
+    Array.isArray(x) && x.length >= min && x.every((y) => typeof y === "string") && new Set(x).size === x.length;
   if (m.seeds !== undefined && (!Array.isArray(m.seeds) || !m.seeds.length || !m.seeds.every((s) => Number.isInteger(s) && s >= 0 && s <= 2 ** 32 - 1) || new Set(m.seeds).size !== m.seeds.length)) {
     p.push(`"seeds" must be a non-empty list of distinct integers in [0, 4294967295]`);
   }
@@ -67,7 +74,7 @@ export function checkManifest(m: unknown, file: string): PaperManifest {
     const t = m.target;
     if (!isObject(t) || typeof t.run !== "string" || typeof t.meanAccuracy !== "number" || !(t.meanAccuracy > 0 && t.meanAccuracy <= 1)) {
       p.push(`"target" must be { "run": NAME, "meanAccuracy": a fraction in (0, 1] }`);
-    } else if (!names.includes(t.run)) p.push(`"target" names run "${t.run}", which is not in "runs"`);
+    } else runNamed("target", t.run);
   }
   if (m.groups !== undefined) {
     const g = m.groups;
@@ -96,20 +103,20 @@ export function checkManifest(m: unknown, file: string): PaperManifest {
       !Array.isArray(g.groups) || !g.groups.length || !g.groups.every((x) => groupNames.includes(x))) {
       p.push(`"goal" belongs to a "time" report: { "sync": RUN, "server": RUN, "serverFactor": a number > 0, "groups": [names of this manifest's groups] }`);
     } else {
-      for (const k of ["sync", "server"] as const) if (!names.includes(g[k] as string)) p.push(`"goal.${k}" names run "${g[k]}", which is not in "runs"`);
+      for (const k of ["sync", "server"] as const) runNamed(`goal.${k}`, g[k]);
     }
   }
   if (m.tradeoff !== undefined) {
     const t = m.tradeoff;
-    if (m.goal === undefined || !Array.isArray(t) || t.length < 2 || !t.every((x) => typeof x === "string") || new Set(t).size !== t.length) {
+    if (m.goal === undefined || !distinctNames(t, 2)) {
       p.push(`"tradeoff" belongs to a "time" report with a "goal": a list of at least two distinct run names, in order of their learning time`);
-    } else for (const x of t) if (!names.includes(x)) p.push(`"tradeoff" names run "${x}", which is not in "runs"`);
+    } else for (const x of t) runNamed("tradeoff", x);
   }
   if (m.tradeoffAlso !== undefined) {
     const t = m.tradeoffAlso;
-    if (m.tradeoff === undefined || !Array.isArray(t) || !t.length || !t.every((x) => typeof x === "string") || new Set(t).size !== t.length) {
+    if (m.tradeoff === undefined || !distinctNames(t, 1)) {
       p.push(`"tradeoffAlso" goes with a "tradeoff": a non-empty list of distinct run names drawn as points beside it`);
-    } else for (const x of t) if (!names.includes(x)) p.push(`"tradeoffAlso" names run "${x}", which is not in "runs"`);
+    } else for (const x of t) runNamed("tradeoffAlso", x);
   }
   if (p.length) throw new ConfigError(p.map((x) => `bench/paper/${file}: ${x}`).join("\n"));
   return m as unknown as PaperManifest;
