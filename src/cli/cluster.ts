@@ -16,7 +16,7 @@ export const CLUSTER_FLAGS: FlagTable = {
   "transport-thread": { type: "string", default: "auto", allowed: ["auto", "main", "worker"], help: "each node's transport on its training thread or on a worker thread (auto: worker when this machine has 2 cores per node)" },
   "start-delay": { type: "string", default: "auto", help: "seconds from starting the processes to the shared clock's origin, or auto: the clock starts 0.5 s after every node has loaded" },
   linger: { type: "number", default: 10, min: 0, help: "each node, after its last step, keeps agreeing while a neighbour still works, waiting at most this many seconds for a silent one (cdl node --linger)" },
-  pace: { type: "number", default: 0, min: 0, help: "every step of every node takes at least this many wall seconds (cdl node --pace): on a machine with fewer cores than nodes, leaves the transport time to deliver (0: full speed)" },
+  pace: { type: "string", default: "auto", help: "every step of every node takes at least this many wall seconds (cdl node --pace), so the transport has time to deliver; auto: full speed when there are no more nodes than cores, else 2 × nodes per core × a node's CPU per step, measured before the nodes start (learning + frames over loopback)" },
   twin: { type: "bool", default: false, help: "then simulate the run on the clock the nodes measured (step time, snapshot ages) into --out/twin, and compare" },
 };
 
@@ -39,11 +39,11 @@ steps, --latency 0 --bandwidth inf (the real network's delay only). Fault inject
 Algorithms: cdl, cdl-on-receive, isolated (fedavg and dpsgd run only in the simulator). θ on the
 wire: --compress f32, f16 or int8 (the difference codecs run only in the simulator).`;
 
-/** --start-delay: "auto" or seconds ≥ 0. */
-function startDelayOf(v: string): number | "auto" {
+/** A flag that takes seconds ≥ 0 or "auto" (--start-delay, --pace). */
+function secondsOrAuto(flag: string, v: string): number | "auto" {
   if (v === "auto") return v;
   const x = Number(v);
-  if (v.trim() === "" || !Number.isFinite(x) || x < 0) throw new UsageError(`cdl cluster: --start-delay takes seconds ≥ 0 or auto, got '${v}'`);
+  if (v.trim() === "" || !Number.isFinite(x) || x < 0) throw new UsageError(`cdl cluster: --${flag} takes seconds ≥ 0 or auto, got '${v}'`);
   return x;
 }
 
@@ -62,7 +62,7 @@ export async function clusterCommand(argv: string[]): Promise<number> {
   const stop = stopOnSignals((sig) => console.error(`${sig}: stopping the nodes (they checkpoint and write their summaries)…`));
   try {
     const s = await runCluster(config, {
-      runtimes, killEvery: flags["kill-every"] as number, transportThread: transportThreadFor(flags["transport-thread"] as "auto" | "main" | "worker", config.nodes), timeout: flags.timeout as number, startDelay: startDelayOf(flags["start-delay"] as string), linger: flags.linger as number, pace: flags.pace as number,
+      runtimes, killEvery: flags["kill-every"] as number, transportThread: transportThreadFor(flags["transport-thread"] as "auto" | "main" | "worker", config.nodes), timeout: flags.timeout as number, startDelay: secondsOrAuto("start-delay", flags["start-delay"] as string), linger: flags.linger as number, pace: secondsOrAuto("pace", flags.pace as string),
       quiet, log: (l) => { if (!json) console.error(l); }, shouldStop: stop.requested,
     });
     if (flags.twin && s.twin && !s.interrupted) {

@@ -7,14 +7,18 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { createWriteStream, existsSync, readFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { join } from "node:path";
+import process from "node:process";
 import { fileURLToPath } from "node:url";
 import { parseTopology } from "../consensus/topology.ts";
 import { ConfigError } from "../errors.ts";
 import { prepareDir, writeAtomic } from "../io/dirs.ts";
 import { htmlReport, lineChart, PALETTE, type Series } from "../report/svg.ts";
 import { Rng } from "../rng.ts";
-import { runtimeInfo } from "../runtime.ts";
-import { generateKey, writeKeyFile } from "../transport/key.ts";
+import { cores, runtimeInfo } from "../runtime.ts";
+import { generateKey, importKey, writeKeyFile } from "../transport/key.ts";
+import { Transport } from "../transport/links.ts";
+import { modelFingerprint } from "../transport/wire.ts";
+import { learn } from "../node/program.ts";
 import { runCommandLine, SETTING_KEYS, type RunConfig } from "../experiment/config.ts";
 import { avg } from "../experiment/recorder.ts";
 import { buildWorld } from "../experiment/world.ts";
@@ -36,8 +40,8 @@ export interface ClusterOptions {
   startDelay: number | "auto";
   /** Each node's --linger (cdl node's default when absent). */
   linger?: number;
-  /** Each node's --pace (cdl node's default, full speed, when absent). */
-  pace?: number;
+  /** Each node's --pace (cdl node's default, full speed, when absent), or "auto": see autoPace. */
+  pace?: number | "auto";
   quiet: boolean;
   log: (line: string) => void;
   /** Asked every 100 ms: true stops the nodes (they checkpoint and write their summaries). */
@@ -63,6 +67,8 @@ export interface ClusterSummary {
   late: { node: number; readyAt: number }[];
   /** Each node's --pace: the least wall seconds of a step (0: full speed). */
   pace: number;
+  /** Under --pace auto, what it chose and the measurements it chose from (null: --pace given). */
+  paceAuto: AutoPace | null;
   /** The simulator's reading of this run, on the clock its nodes measured (null: nobody learned). */
   twin: Twin | null;
   wallSeconds: number;
@@ -110,6 +116,87 @@ export function twinOf(cfg: RunConfig, nodes: readonly Pick<LiveSummary, "clock"
   const settings = { ...settingsOf(cfg), "step-cost": round(stepCost), latency: round(latency), jitter: round(jitter), bandwidth: "inf", drop };
   const command = runCommandLine(Object.entries(settings).map(([k, v]): [string, string] => [k, String(v)]));
   return { stepCost: round(stepCost), latency: round(latency), jitter: round(jitter), loss: round(loss), drop, settings, command };
+}
+
+/** How many times a node's CPU per step `--pace auto` gives each step on a machine with more nodes
+ * than cores: twice, so the cores are at most half busy and a frame finds a core free. */
+export const PACE_HEADROOM = 2;
+
+/** What `cdl cluster --pace auto` chose, and from what (ms). */
+export interface AutoPace {
+  pace: number;
+  cores: number;
+  /** One learning step of the run's model and batch. */
+  learnMs: number;
+  /** One θ frame end to end over loopback: encode, HMAC-SHA256, send, receive, verify, decode. */
+  frameMs: number;
+  /** A node's step: learning and a frame for each neighbour (the most of any node). */
+  stepMs: number;
+  why: string;
+}
+
+/** Process CPU in ms since `from` (every thread: WebCrypto's HMAC may run on a pool). */
+const cpuMs = (from: ReturnType<typeof process.cpuUsage>) => { const c = process.cpuUsage(from); return (c.user + c.system) / 1000; };
+
+/**
+ * `cdl cluster --pace auto`. With no more nodes than cores: full speed (0). With more, the OS shares
+ * the cores among the processes unevenly (8 mlp nodes on 2 cores learned the same 32 steps in 0.52
+ * to 1.27 s of one another) and a node's frames wait for a core while its neighbours compute, so the
+ * run is neither the network nor the equal-speed nodes its flags describe. Then every node's steps
+ * are paced to PACE_HEADROOM × (nodes ÷ cores) × a node's CPU per step, one value for all (a node
+ * pacing itself on its own CPU made nodes that happened to receive more frames slower, which then
+ * received still more per step: 0.9 to 2.4 s for the same 32 steps). The CPU is measured here
+ * before the nodes start: the median wall time of 7 learning steps of the run's model, and the
+ * process CPU (every thread) of θ frames sent both ways between two transports on loopback (key, framing and HMAC as
+ * the nodes'; f32 frames, an upper bound for --compress f16/int8).
+ */
+export async function autoPace(cfg: RunConfig, machineCores = cores()): Promise<AutoPace> {
+  const n = cfg.nodes;
+  if (n <= machineCores) return { pace: 0, cores: machineCores, learnMs: 0, frameMs: 0, stepMs: 0, why: `${n} nodes on ${machineCores} cores: full speed` };
+  const w = await buildWorld(cfg, undefined, 0);
+  const s = w.nodes[0];
+  learn(w, s, 0); // the first step compiles code paths
+  // Learning is synchronous on this thread: its wall time (the process CPU clock would also count
+  // other threads' work, e.g. the collector's after the dataset's load).
+  const learnMs = Array.from({ length: 7 }, (_, k) => { const t0 = performance.now(); learn(w, s, k + 1); return performance.now() - t0; }).sort((a, b) => a - b)[3];
+  const key = await importKey(generateKey());
+  const P = w.plan.numParams, fingerprint = modelFingerprint(cfg.model, P, w.plan.layers.map((l) => l.spec));
+  let got = 0;
+  const opts = { key, fingerprint, numParams: P, tensors: w.tensors, onSnapshot: () => { got++; } };
+  const a = await Transport.start({ ...opts, id: 0, peers: new Map([[1, null]]) });
+  const b = await Transport.start({ ...opts, id: 1, peers: new Map([[0, `127.0.0.1:${a.address().port}`]]) });
+  const until = async (ok: () => boolean, what: string) => {
+    for (const t0 = Date.now(); !ok();) {
+      if (Date.now() - t0 > 5000) throw new ConfigError(`--pace auto: ${what} over loopback within 5 s; give --pace SECONDS instead`);
+      await new Promise((r) => setTimeout(r, 1));
+    }
+  };
+  const theta = s.params.theta.view;
+  const exchange = async (step: number) => {
+    const before = got;
+    a.send(1, step, Date.now(), theta);
+    b.send(0, step, Date.now(), theta);
+    await until(() => got === before + 2, "no frame came back");
+  };
+  let frameMs: number;
+  try {
+    await until(() => a.stats().connected.length > 0 && b.stats().connected.length > 0, "the two test transports did not connect");
+    for (let k = 1; k <= 2; k++) await exchange(k); // warm-up
+    const rounds = 8, c0 = process.cpuUsage();
+    for (let k = 3; k < 3 + rounds; k++) await exchange(k);
+    frameMs = cpuMs(c0) / (2 * rounds);
+  } finally {
+    await a.close();
+    await b.close();
+  }
+  const degree = Math.max(...w.topology.adj.map((x) => x.length));
+  const stepMs = learnMs + degree * frameMs;
+  const pace = Math.ceil(PACE_HEADROOM * (n / machineCores) * stepMs) / 1000;
+  return {
+    pace, cores: machineCores, learnMs, frameMs, stepMs,
+    why: `${n} nodes on ${machineCores} cores; a node's step measured at ${stepMs.toFixed(1)} ms of CPU (learning ${learnMs.toFixed(1)} ms + ${degree} frames of ${frameMs.toFixed(1)} ms), ` +
+      `so every step takes at least ${PACE_HEADROOM} × ${+(n / machineCores).toPrecision(3)} × ${stepMs.toFixed(1)} ms = ${(1000 * pace).toFixed(0)} ms (--pace 0: full speed)`,
+  };
 }
 
 /** Bytes as MiB with one decimal. */
@@ -170,6 +257,9 @@ export async function runCluster(cfg: RunConfig, o: ClusterOptions): Promise<Clu
   if (!existsSync(keyFile)) writeKeyFile(keyFile, generateKey());
   const configFile = join(out, "config.json");
   writeAtomic(configFile, JSON.stringify(settingsOf(cfg), null, 2) + "\n");
+  const paceAuto = o.pace === "auto" ? await autoPace(cfg) : null;
+  const pace = paceAuto ? paceAuto.pace : o.pace ?? 0;
+  if (paceAuto && !o.quiet) o.log(`--pace auto: ${paceAuto.why}`);
   const ports = await freePorts(n);
   // The shared clock's origin: fixed now, or (auto) written into startFile once every node is ready.
   const startFile = join(out, "start-at");
@@ -180,7 +270,7 @@ export async function runCluster(cfg: RunConfig, o: ClusterOptions): Promise<Clu
     "--peers", topology.adj[i].map((j) => `${j}=127.0.0.1:${ports[j]}`).join(","),
     ...(resume ? ["--resume", join(out, `node-${i}`)] : ["--config", configFile, "--out", join(out, `node-${i}`),
       ...(checkpointEvery ? ["--checkpoint-every", String(checkpointEvery)] : []), ...(cfg.evalEvery ? [] : ["--eval-every", "1"])]),
-    "--transport-thread", o.transportThread ?? "main", ...(o.linger === undefined ? [] : ["--linger", String(o.linger)]), ...(o.pace ? ["--pace", String(o.pace)] : []), "--quiet", "--json",
+    "--transport-thread", o.transportThread ?? "main", ...(o.linger === undefined ? [] : ["--linger", String(o.linger)]), ...(pace ? ["--pace", String(pace)] : []), "--quiet", "--json",
   ];
   const runtimeOf = (i: number) => o.runtimes[i % o.runtimes.length];
   const procs: (ChildProcess | null)[] = new Array(n).fill(null);
@@ -200,7 +290,7 @@ export async function runCluster(cfg: RunConfig, o: ClusterOptions): Promise<Clu
     procs[i] = p;
   };
   o.log(`cdl cluster: ${n} node processes (${[...new Set(topology.adj.map((_, i) => runtimeOf(i)))].join(", ")}) on 127.0.0.1, ${topology.name}, ` +
-    `${cfg.algorithm}, ${cfg.model} on ${cfg.dataset}, split ${cfg.split}, drop ${cfg.drop}${o.killEvery ? `, a node killed every ${o.killEvery} s` : ""}${o.pace ? `, steps of at least ${o.pace} s` : ""}, ` +
+    `${cfg.algorithm}, ${cfg.model} on ${cfg.dataset}, split ${cfg.split}, drop ${cfg.drop}${o.killEvery ? `, a node killed every ${o.killEvery} s` : ""}${pace ? `, steps of at least ${pace} s` : ""}, ` +
     `transport on ${o.transportThread === "worker" ? "a worker thread" : "the training thread"}; files in ${out}`);
   for (let i = 0; i < n; i++) start(i, false);
 
@@ -260,7 +350,7 @@ export async function runCluster(cfg: RunConfig, o: ClusterOptions): Promise<Clu
       o.log(`t=${t.toFixed(1)}s  ${running.length} of ${n} nodes running, ${exits.filter((_, i) => finished(i)).length} finished`);
     }
   }
-  const merged = await mergeCluster(cfg, out, o.runtimes, kills, interrupted, (performance.now() - wall0) / 1000);
+  const merged = await mergeCluster(cfg, out, o.runtimes, kills, interrupted, (performance.now() - wall0) / 1000, paceAuto);
   if (merged.late.length) {
     o.log(`warning: node${merged.late.length > 1 ? "s" : ""} ${merged.late.map((x) => `${x.node} (${x.readyAt.toFixed(1)} s)`).join(", ")} had not loaded by the shared start, so ` +
       `${merged.late.length > 1 ? "they" : "it"} sent no warm-up frame and began late; raise --start-delay (now ${o.startDelay === "auto" ? "auto" : `${o.startDelay} s`})`);
@@ -269,7 +359,7 @@ export async function runCluster(cfg: RunConfig, o: ClusterOptions): Promise<Clu
 }
 
 /** Reads every node's files and writes the run's: metrics.jsonl, summary.json (last), report.html. */
-async function mergeCluster(cfg: RunConfig, out: string, runtimes: RuntimeName[], kills: ClusterSummary["kills"], interrupted: boolean, wallSeconds: number): Promise<ClusterSummary> {
+async function mergeCluster(cfg: RunConfig, out: string, runtimes: RuntimeName[], kills: ClusterSummary["kills"], interrupted: boolean, wallSeconds: number, paceAuto: AutoPace | null): Promise<ClusterSummary> {
   const n = cfg.nodes;
   const nodes: LiveSummary[] = [];
   for (let i = 0; i < n; i++) {
@@ -306,7 +396,7 @@ async function mergeCluster(cfg: RunConfig, out: string, runtimes: RuntimeName[]
         rejected: s.transport.rejected as Record<string, number>, reconnects: s.transport.reconnects, injectedDrops: s.injected.dropped, replaced: s.transport.replaced,
       })),
     },
-    kills, pace: Math.max(0, ...nodes.map((s) => s.pace ?? 0)), late: nodes.flatMap((s) => (s.readyAt !== null && s.readyAt >= 0 ? [{ node: s.node, readyAt: s.readyAt }] : [])), twin: twinOf(cfg, nodes), wallSeconds, out,
+    kills, pace: Math.max(0, ...nodes.map((s) => s.pace ?? 0)), paceAuto, late: nodes.flatMap((s) => (s.readyAt !== null && s.readyAt >= 0 ? [{ node: s.node, readyAt: s.readyAt }] : [])), twin: twinOf(cfg, nodes), wallSeconds, out,
   };
   // Evaluation points: every node evaluates at the same clock times; one eval line per time.
   const byTime = new Map<number, LiveRecord[]>();

@@ -17,6 +17,7 @@
 // after its modelled latency + size/bandwidth + jitter, on top of the real network's own delay
 // (cdl node and cdl cluster default to --latency 0 --bandwidth inf: the real network's delay only).
 import { join } from "node:path";
+import process from "node:process";
 import { ConfigError } from "../errors.ts";
 import { prepareDir, writeAtomic } from "../io/dirs.ts";
 import { levelBytes, parseCompression } from "../node/compress.ts";
@@ -107,7 +108,15 @@ export interface LiveSummary {
   readyAt: number | null;
   /** --pace: the least wall seconds of a step (0: full speed). */
   pace: number;
+  /** This process's CPU seconds (all threads: learning, framing, HMAC, sockets, the runtime's own)
+   * per learning step, from the end of the WARM_STEPS-th step to the last (null: too few steps). */
+  cpuPerStep: number | null;
+  /** A process restarted from a checkpoint that found a neighbour finished stops learning: the step it stopped at (null: it did not). */
+  stoppedEarly: number | null;
 }
+
+/** Learning steps a node takes before it measures its CPU per step (they compile code paths and meet every neighbour's first frame). */
+const WARM_STEPS = 2;
 
 /** How many times a finished node offers its last snapshot again to a neighbour the fault injection dropped it for. */
 const FINAL_REPEATS = 3;
@@ -277,6 +286,13 @@ export async function runLiveNode(cfg: RunConfig, o: LiveOptions): Promise<LiveS
   };
   let trainMs = 0, lastStep = cfg.stepCost ?? 0, interrupted = false;
   const pace = 1000 * (o.pace ?? 0); // ms: the least wall time of a step (--pace)
+  /** Under a restart that found its neighbours finished: the step it stopped learning at, and the steps its snapshots skip to say it is done. */
+  let stoppedEarly: number | null = null, skipped = 0;
+  const snapshotNow = (t: number, into?: Float32Array): Snapshot => {
+    const x = snapshot(w, s, t, into);
+    return skipped ? { ...x, step: x.step + skipped } : x;
+  };
+  let cpuFrom: ReturnType<typeof process.cpuUsage> | null = null, cpuPerStep: number | null = null;
   const checkpoint = (t: number) => writeCheckpoint(o.out, w, { kind: "live", t, nextEval, nextCheckpoint }, { lines }, t, { trainMs, wallMs: performance.now() - wall0 });
 
   // Loaded: under a cluster's --start-delay auto, say so and learn the origin (every node ready).
@@ -312,6 +328,20 @@ export async function runLiveNode(cfg: RunConfig, o: LiveOptions): Promise<LiveS
     // pulled towards the others instead of finishing alone on its own data.
     if (s.done && lingerFrom === Infinity) lingerFrom = t; // resumed after its last step
     if (s.done && !neighboursBusy(t)) break;
+    // A node restarted from its checkpoint (behind the others by the time it was down) that finds a
+    // neighbour finished stops learning and lingers: its remaining steps, on its own shard with
+    // finished neighbours mixing it in, would pull them towards its classes (8 nodes, 40 epochs,
+    // --kill-every 5: the mean fell from 87% to 78% in the last 8 s as late nodes finished alone).
+    // From now on its snapshots carry the final step, so that its neighbours see it done; this
+    // step mixes what its inbox holds and shares.
+    if (ck && !s.done && sends && w.topology.adj[o.id].some((j) => { const h = heard.get(j); return h !== undefined && neighbourDone(h); })) {
+      stoppedEarly = s.steps;
+      skipped = finalStep - (s.steps + s.agreeSteps);
+      s.done = true;
+      lingerFrom = t;
+      lastStep = Math.max(lastStep, 0.1);
+      log(`node ${o.id}: a neighbour has finished; stopping at step ${s.steps} of ${s.budgetSteps} (restarted from a checkpoint) and agreeing with them`);
+    }
     // Lingering, a node mixes only snapshots it has not mixed yet (and then shares the result): mixing
     // a departed neighbour's last snapshot ten times a second would drag it back to where that
     // neighbour was (a neighbour whose final snapshot was lost is waited for up to --linger s).
@@ -322,17 +352,24 @@ export async function runLiveNode(cfg: RunConfig, o: LiveOptions): Promise<LiveS
       learn(w, s, cfg.budget === "time" ? clockStep(w, t) : s.steps);
       if (!learnSteps++) learnFrom = t;
     } else if (!got || d.agree) s.agreeSteps++; // lingering, only a step that mixes counts
-    const early = sends && d.share && cfg.snapshot === "post-learn" ? snapshot(w, s, t, pool.pop()) : null;
+    const early = sends && d.share && cfg.snapshot === "post-learn" ? snapshotNow(t, pool.pop()) : null;
     if (d.agree) agree(w, s, got ?? fresh(w, s, t), cfg.weights, ownCopy(w, early));
     for (const x of got ?? []) mixed.set(x.from, x);
     if (sends && d.share) {
-      const snap = early ?? snapshot(w, s, t, pool.pop());
+      const snap = early ?? snapshotNow(t, pool.pop());
       snap.holders++;
       share(snap, t);
       letGo(snap);
     }
     const ms = performance.now() - t0;
-    if (d.learn) { trainMs += ms; learnTo = now(); }
+    if (d.learn) {
+      trainMs += ms; learnTo = now();
+      if (learnSteps === WARM_STEPS) cpuFrom = process.cpuUsage();
+      else if (learnSteps > WARM_STEPS) {
+        const cpu = process.cpuUsage(cpuFrom!);
+        cpuPerStep = (cpu.user + cpu.system) / 1e6 / (learnSteps - WARM_STEPS);
+      }
+    }
     lastStep = cfg.stepCost ?? Math.max(ms, pace) / 1000;
     if (now() >= nextCheckpoint) {
       checkpoint(now());
@@ -355,7 +392,7 @@ export async function runLiveNode(cfg: RunConfig, o: LiveOptions): Promise<LiveS
   // FINAL_REPEATS times 50 ms apart: θ as it is now, under the last snapshot's step.
   for (let k = 0; k < FINAL_REPEATS && sends && !interrupted && s.done && unsent.to.length; k++) {
     await new Promise((r) => setTimeout(r, 50));
-    const snap = snapshot(w, s, now(), pool.pop());
+    const snap = snapshotNow(now(), pool.pop());
     if (snap.step !== unsent.step) { pool.push(snap.theta); break; }
     snap.holders++;
     share(snap, now(), unsent.to);
@@ -378,7 +415,8 @@ export async function runLiveNode(cfg: RunConfig, o: LiveOptions): Promise<LiveS
     testEvaluated: interrupted ? w.evalIndices.length : testCount, steps: s.steps, agreeSteps: s.agreeSteps, budget: s.budgetSteps,
     consensusSteps: s.consensusSteps, t: tEnd, wallSeconds: (performance.now() - wall0) / 1000,
     samplesPerSecond: samples > 0 && trainMs > 0 ? samples / (trainMs / 1000) : null, injected, transport: stats,
-    clock: { learnSteps, learnSeconds: learnSteps ? learnTo - learnFrom : 0, ages, offered, received: receivedLearning }, readyAt, pace: pace / 1000,
+    clock: { learnSteps, learnSeconds: learnSteps ? learnTo - learnFrom : 0, ages, offered, received: receivedLearning }, readyAt,
+    pace: pace / 1000, cpuPerStep, stoppedEarly,
   };
   writeAtomic(join(o.out, "metrics.jsonl"), lines.join("\n") + "\n");
   writeAtomic(join(o.out, "theta.f32"), new Uint8Array(s.params.theta.view.buffer, s.params.theta.view.byteOffset, s.params.theta.view.byteLength).slice());

@@ -9,7 +9,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { cdlSync, root } from "../cli.ts";
 import { LIVE_ALGORITHMS, liveProblems, transportThreadFor } from "../../src/drivers/live.ts";
-import { twinOf } from "../../src/drivers/cluster.ts";
+import { autoPace, PACE_HEADROOM, twinOf } from "../../src/drivers/cluster.ts";
 import { LIVE_DEFAULTS, parsePeers, splitFlags, NODE_FLAGS } from "../../src/cli/node.ts";
 import { runConfig, runConfigFromArgs } from "../../src/experiment/config.ts";
 import { tensorsOf } from "../../src/node/compress.ts";
@@ -153,6 +153,7 @@ test("cdl cluster --pace: every learning step takes at least that long, and the 
   assert.is(r.status, 0, r.stderr + r.stdout);
   const s = JSON.parse(readFileSync(join(out, "summary.json"), "utf8"));
   assert.is(s.pace, 0.05);
+  assert.is(s.paceAuto, null, "--pace given: nothing measured");
   for (const i of [0, 1]) {
     const n = JSON.parse(readFileSync(join(out, `node-${i}`, "summary.json"), "utf8"));
     assert.is(n.pace, 0.05);
@@ -162,6 +163,17 @@ test("cdl cluster --pace: every learning step takes at least that long, and the 
   }
   assert.ok(s.twin.stepCost >= 0.045, `the twin's step: ${s.twin.stepCost} s`);
   assert.equal(processesWith(out), []);
+});
+
+test("cdl cluster --pace auto: full speed with a core per node; with more nodes than cores, 2 × nodes per core × a step's measured CPU", async () => {
+  const cfg = runConfig({ budget: "steps", nodes: 3, model: "mlp", trainLimit: 600, testLimit: 100 });
+  const free = await autoPace(cfg, 3);
+  assert.equal([free.pace, free.stepMs], [0, 0], "3 nodes on 3 cores: full speed, nothing measured");
+  const p = await autoPace(cfg, 1);
+  assert.ok(p.learnMs > 0 && p.frameMs > 0, JSON.stringify(p));
+  assert.ok(Math.abs(p.stepMs - (p.learnMs + 2 * p.frameMs)) < 1e-9, "a ring node's step: learning + a frame for each of its 2 neighbours");
+  assert.is(p.pace, Math.ceil(PACE_HEADROOM * 3 * p.stepMs) / 1000);
+  assert.match(p.why, /3 nodes on 1 cores; a node's step measured at [\d.]+ ms of CPU .* = \d+ ms/);
 });
 
 test("lingering: a node whose neighbour's last snapshot was lost waits up to --linger s, mixing only snapshots it has not mixed yet", () => {
@@ -184,11 +196,32 @@ test("cdl cluster --kill-every: a killed node restarts from its checkpoint and t
   const s = JSON.parse(readFileSync(join(out, "summary.json"), "utf8"));
   assert.ok(s.kills.length >= 1, "a node was killed");
   assert.ok(s.kills.every((k: { restartedAt: number | null }) => k.restartedAt !== null), "and restarted");
-  assert.ok(s.steps.perNode.every((n: number) => n === s.steps.budget), `every node finished its budget: ${s.steps.perNode}`);
+  // Every node finished its budget, or was restarted and stopped learning when a neighbour had finished.
+  const nodes = [0, 1, 2].map((i) => JSON.parse(readFileSync(join(out, `node-${i}`, "summary.json"), "utf8")));
+  assert.ok(nodes.every((n, i) => n.steps === s.steps.budget || (n.stoppedEarly === n.steps && s.kills.some((k: { node: number }) => k.node === i))),
+    `steps ${s.steps.perNode} of ${s.steps.budget}, stopped early ${nodes.map((n) => n.stoppedEarly)}`);
+  assert.ok(nodes.every((n) => n.stoppedEarly === null || n.stoppedEarly < s.steps.budget));
   const killed = s.kills[0].node;
   assert.match(readFileSync(join(out, `node-${killed}`, "log.txt"), "utf8"), /exited SIGKILL/);
   assert.ok(s.accuracy.min > 0.5, `${s.accuracy.perNode}`);
   assert.equal(processesWith(out), [], "no node process of the cluster is left");
+});
+
+test("a node restarted after a neighbour finished stops learning and agrees with it", () => {
+  const out = join(dir, "late-restart");
+  // 10 steps a node at ≥ 0.1 s: a node killed at 0.8 s restarts 0.4 s later and loads for ~1 s, after the others finished.
+  const r = cdlSync(["cluster", "--nodes", "3", "--model", "mlp", "--split", "iid", "--epochs", "1", "--train-limit", "960", "--test-limit", "200", "--pace", "0.1",
+    "--kill-every", "0.8", "--linger", "2", "--timeout", "60", "--out", out, "--json"]);
+  assert.is(r.status, 0, r.stderr + r.stdout);
+  const s = JSON.parse(readFileSync(join(out, "summary.json"), "utf8"));
+  const killed = new Set<number>(s.kills.map((k: { node: number }) => k.node));
+  const nodes = [0, 1, 2].map((i) => JSON.parse(readFileSync(join(out, `node-${i}`, "summary.json"), "utf8")));
+  const what = `kills ${JSON.stringify(s.kills)}; steps ${nodes.map((n) => n.steps)} of ${s.steps.budget}, stopped early ${nodes.map((n) => n.stoppedEarly)}`;
+  const early = nodes.filter((n) => n.stoppedEarly !== null);
+  assert.ok(early.length >= 1 && early.every((n) => killed.has(n.node) && n.stoppedEarly === n.steps && n.steps < s.steps.budget), what);
+  assert.ok(nodes.every((n) => n.stoppedEarly !== null || n.steps === s.steps.budget), what);
+  assert.ok(early.every((n) => n.agreeSteps >= 1), "a node that stopped early mixed its neighbours' models");
+  assert.equal(processesWith(out), []);
 });
 
 test("cdl node: a config a live node cannot run is one error line, exit 2", () => {
