@@ -224,6 +224,16 @@ test("a node restarted after a neighbour finished stops learning and agrees with
   assert.equal(processesWith(out), []);
 });
 
+test("cdl cluster: --pace and --start-delay take seconds or auto; anything else is one error line, exit 2", () => {
+  for (const [flag, v] of [["--pace", "abc"], ["--pace", "-1"], ["--start-delay", ""]]) {
+    const r = cdlSync(["cluster", flag, v, "--nodes", "3", "--out", join(dir, "never")]);
+    assert.is(r.status, 2, r.stderr);
+    assert.match(r.stderr, new RegExp(`^error: cdl cluster: ${flag} takes seconds ≥ 0 or auto, got '${v}'$`, "m"));
+    assert.not.match(r.stderr, /^\s+at /m);
+  }
+  assert.not.ok(existsSync(join(dir, "never")), "nothing started");
+});
+
 test("cdl node: a config a live node cannot run is one error line, exit 2", () => {
   const r = cdlSync(["node", "--id", "0", "--algorithm", "dpsgd", "--out", join(dir, "n0"), "--peers", "1=127.0.0.1:1,5=127.0.0.1:2"]);
   assert.is(r.status, 2, r.stderr);
