@@ -286,7 +286,7 @@ export async function runLiveNode(cfg: RunConfig, o: LiveOptions): Promise<LiveS
   };
   let trainMs = 0, lastStep = cfg.stepCost ?? 0, interrupted = false;
   const pace = 1000 * (o.pace ?? 0); // ms: the least wall time of a step (--pace)
-  /** Under a restart that found its neighbours finished: the step it stopped learning at, and the steps its snapshots skip to say it is done. */
+  /** A restarted process that found a neighbour finished: the step it stopped learning at, and the steps its snapshots skip to say it is done. */
   let stoppedEarly: number | null = null, skipped = 0;
   const snapshotNow = (t: number, into?: Float32Array): Snapshot => {
     const x = snapshot(w, s, t, into);
