@@ -322,8 +322,10 @@ export async function runCluster(cfg: RunConfig, o: ClusterOptions): Promise<Clu
       o.log(`t=${t.toFixed(1)}s  node ${r.i} restarted${resume ? " from its checkpoint" : " from the start (no checkpoint yet)"}`);
     }
     const running = procs.map((p, i) => (p ? i : -1)).filter((i) => i >= 0);
-    // Kills fall in the learning phase: once a node has finished, the run is ending.
-    const anyFinished = exits.some((_, i) => finished(i));
+    // Kills fall in the learning phase: once a node has finished learning (it wrote node-I/learned,
+    // and lingers), the run is ending; a node killed while lingering would resume done and wait
+    // --linger s for neighbours that had left.
+    const anyFinished = exits.some((_, i) => finished(i) || existsSync(join(out, `node-${i}`, "learned")));
     if (!interrupted && t >= nextKill && running.length > 1 && !anyFinished) {
       const i = running[rng.int(running.length)];
       procs[i]!.kill("SIGKILL");

@@ -338,6 +338,7 @@ export async function runLiveNode(cfg: RunConfig, o: LiveOptions): Promise<LiveS
       stoppedEarly = s.steps;
       skipped = finalStep - (s.steps + s.agreeSteps);
       s.done = true;
+      writeAtomic(join(o.out, "learned"), `${t}\n`);
       lingerFrom = t;
       lastStep = Math.max(lastStep, 0.1);
       log(`node ${o.id}: a neighbour has finished; stopping at step ${s.steps} of ${s.budgetSteps} (restarted from a checkpoint) and agreeing with them`);
@@ -377,6 +378,7 @@ export async function runLiveNode(cfg: RunConfig, o: LiveOptions): Promise<LiveS
     }
     if (d.last) {
       s.done = true;
+      writeAtomic(join(o.out, "learned"), `${now()}\n`); // a cluster kills no node after this (see runCluster)
       for (const x of s.inbox.values()) mixed.set(x.from, x); // mixed by this last step
       lingerFrom = now();
       lastStep = Math.max(lastStep, 0.1); // a lingering node agrees ten times a second: enough to pull, light on the CPU

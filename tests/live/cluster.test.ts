@@ -207,11 +207,11 @@ test("cdl cluster --kill-every: a killed node restarts from its checkpoint and t
   assert.equal(processesWith(out), [], "no node process of the cluster is left");
 });
 
-test("a node restarted after a neighbour finished stops learning and agrees with it", () => {
+test("a node restarted after a neighbour finished stops learning, agrees with it, and tells its neighbours it is done", () => {
   const out = join(dir, "late-restart");
   // 10 steps a node at ≥ 0.1 s: a node killed at 0.8 s restarts 0.4 s later and loads for ~1 s, after the others finished.
   const r = cdlSync(["cluster", "--nodes", "3", "--model", "mlp", "--split", "iid", "--epochs", "1", "--train-limit", "960", "--test-limit", "200", "--pace", "0.1",
-    "--kill-every", "0.8", "--linger", "2", "--timeout", "60", "--out", out, "--json"]);
+    "--kill-every", "0.8", "--timeout", "60", "--out", out, "--json"]);
   assert.is(r.status, 0, r.stderr + r.stdout);
   const s = JSON.parse(readFileSync(join(out, "summary.json"), "utf8"));
   const killed = new Set<number>(s.kills.map((k: { node: number }) => k.node));
@@ -221,6 +221,9 @@ test("a node restarted after a neighbour finished stops learning and agrees with
   assert.ok(early.length >= 1 && early.every((n) => killed.has(n.node) && n.stoppedEarly === n.steps && n.steps < s.steps.budget), what);
   assert.ok(nodes.every((n) => n.stoppedEarly !== null || n.steps === s.steps.budget), what);
   assert.ok(early.every((n) => n.agreeSteps >= 1), "a node that stopped early mixed its neighbours' models");
+  // Its snapshots said it was done, so nobody waited --linger (10 s) for it; and no node was killed
+  // after one had finished learning (it would resume done and wait for neighbours that had left).
+  assert.ok(nodes.every((n) => n.t < 6), `ended at ${nodes.map((n) => n.t.toFixed(2))} s`);
   assert.equal(processesWith(out), []);
 });
 
