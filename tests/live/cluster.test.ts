@@ -161,7 +161,9 @@ test("cdl cluster --pace: every learning step takes at least that long, and the 
     // From the first step's start to the last step's end: 9 paced steps and the last one's work.
     assert.ok(n.clock.learnSeconds >= 9 * 0.05 * 0.99, `node ${i}: ${n.clock.learnSeconds} s for 10 steps`);
   }
-  assert.ok(s.twin.stepCost >= 0.045, `the twin's step: ${s.twin.stepCost} s`);
+  // The twin's step is the median node's learnSeconds / 10 steps: at least the 9 paced steps' share
+  // (0.0452 s with ~2 ms for the last step's work; CI once measured 0.0449 against a 0.045 floor).
+  assert.ok(s.twin.stepCost >= (9 * 0.05 * 0.99) / 10, `the twin's step: ${s.twin.stepCost} s`);
   assert.equal(processesWith(out), []);
 });
 
