@@ -293,6 +293,14 @@ export async function runLiveNode(cfg: RunConfig, o: LiveOptions): Promise<LiveS
     return skipped ? { ...x, step: x.step + skipped } : x;
   };
   let cpuFrom: ReturnType<typeof process.cpuUsage> | null = null, cpuPerStep: number | null = null;
+  /** The node has learned its last step (or stopped early): it lingers from t, agreeing ten times a
+   * second (enough to pull, light on the CPU), and says so in `learned` (a cluster kills no node after it). */
+  const doneLearning = (t: number) => {
+    s.done = true;
+    writeAtomic(join(o.out, "learned"), `${t}\n`);
+    lingerFrom = t;
+    lastStep = Math.max(lastStep, 0.1);
+  };
   const checkpoint = (t: number) => writeCheckpoint(o.out, w, { kind: "live", t, nextEval, nextCheckpoint }, { lines }, t, { trainMs, wallMs: performance.now() - wall0 });
 
   // Loaded: under a cluster's --start-delay auto, say so and learn the origin (every node ready).
@@ -337,10 +345,7 @@ export async function runLiveNode(cfg: RunConfig, o: LiveOptions): Promise<LiveS
     if (ck && !s.done && sends && w.topology.adj[o.id].some((j) => { const h = heard.get(j); return h !== undefined && neighbourDone(h); })) {
       stoppedEarly = s.steps;
       skipped = finalStep - (s.steps + s.agreeSteps);
-      s.done = true;
-      writeAtomic(join(o.out, "learned"), `${t}\n`);
-      lingerFrom = t;
-      lastStep = Math.max(lastStep, 0.1);
+      doneLearning(t);
       log(`node ${o.id}: a neighbour has finished; stopping at step ${s.steps} of ${s.budgetSteps} (restarted from a checkpoint) and agreeing with them`);
     }
     // Lingering, a node mixes only snapshots it has not mixed yet (and then shares the result): mixing
@@ -377,11 +382,8 @@ export async function runLiveNode(cfg: RunConfig, o: LiveOptions): Promise<LiveS
       while (nextCheckpoint <= now()) nextCheckpoint += cfg.checkpointEvery ?? Infinity;
     }
     if (d.last) {
-      s.done = true;
-      writeAtomic(join(o.out, "learned"), `${now()}\n`); // a cluster kills no node after this (see runCluster)
       for (const x of s.inbox.values()) mixed.set(x.from, x); // mixed by this last step
-      lingerFrom = now();
-      lastStep = Math.max(lastStep, 0.1); // a lingering node agrees ten times a second: enough to pull, light on the CPU
+      doneLearning(now());
     }
     if (s.done) await new Promise((r) => setTimeout(r, 100));
     else if (pace > ms) await new Promise((r) => setTimeout(r, pace - ms)); // --pace: the rest of the step is the sockets'
