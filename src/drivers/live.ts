@@ -129,6 +129,16 @@ const yieldToIo = (): Promise<void> =>
   new Promise((r) => (typeof setImmediate === "function" ? setImmediate(r) : setTimeout(r, 0)));
 
 /**
+ * Sleeps until performance.now() reaches `deadline` (ms). Timers may fire a fraction of a
+ * millisecond early (Deno rounds the delay), so --pace's floor on a step would not hold with one
+ * setTimeout; this sleeps again for what is left.
+ */
+async function sleepUntil(deadline: number): Promise<void> {
+  for (let left = deadline - performance.now(); left > 0; left = deadline - performance.now())
+    await new Promise((r) => setTimeout(r, Math.max(1, Math.ceil(left))));
+}
+
+/**
  * --transport-thread auto: the transport on a worker thread when this machine has a core for it, i.e.
  * at least two cores per node process it runs (one training, one for sockets, framing and HMAC);
  * otherwise on the training thread, since a worker on an oversubscribed machine only adds work.
@@ -386,7 +396,7 @@ export async function runLiveNode(cfg: RunConfig, o: LiveOptions): Promise<LiveS
       doneLearning(now());
     }
     if (s.done) await new Promise((r) => setTimeout(r, 100));
-    else if (pace > ms) await new Promise((r) => setTimeout(r, pace - ms)); // --pace: the rest of the step is the sockets'
+    else if (pace > ms) await sleepUntil(t0 + pace); // --pace: the rest of the step is the sockets'
     else await yieldToIo(); // the sockets' turn: frames in and out between two steps
   }
   const tEnd = now();
