@@ -167,6 +167,7 @@ export function liveProblems(cfg: RunConfig, o: Pick<LiveOptions, "id" | "peers"
   }
   const c = compressProblem(cfg);
   if (c) p.push(c);
+  if (cfg.heal > 0) p.push("--heal runs only in the simulator (cdl run) for now: a live node knows only its neighbours' addresses");
   if (cfg.maxLead !== undefined) p.push("--max-lead runs only in the simulator (cdl run): a live node never waits for a neighbour");
   const missing = adj.filter((j) => !o.peers.has(j));
   if (missing.length) p.push(`--peers has no address for neighbour${missing.length > 1 ? "s" : ""} ${missing.join(", ")} of node ${o.id} on ${cfg.topology}`);

@@ -18,7 +18,7 @@ import { fromEdges } from "../consensus/topology.ts";
 import { ConfigError } from "../errors.ts";
 import type { WeightRule } from "../consensus/weights.ts";
 import { startWorkers } from "../drivers/workers.ts";
-import { agree, agreeDeadline, clockStep, due, fresh, heldBack, learn, ownCopy, receive, snapshot, type Received } from "../node/program.ts";
+import { agree, agreeDeadline, clockStep, due, fresh, heldBack, learn, ownCopy, receive, snapshot, targets, type Received } from "../node/program.ts";
 import { EventQueue, type QueueState } from "../sim/events.ts";
 import { Network, type NetworkState, type SendResult } from "../sim/network.ts";
 import type { EvalResult } from "../nn/net.ts";
@@ -221,6 +221,7 @@ async function runEvents(w: World, h: Hooks, x: Executor): Promise<RunEnd> {
     let t = from;
     while (!network.isUp(i, t) && t <= cfg.timeLimit) t = network.nextNodeChange(i, t);
     if (t > cfg.timeLimit) return;
+    if (t > from) nodes[i].upSince = t; // rejoined after a crash
     const end = t + network.stepTime(i, w.stepCost, t);
     if (timeBudget && end > lastEnd) { nodes[i].done = true; return; }
     q.schedule(end, { kind: "step", node: i, start: t });
@@ -249,7 +250,7 @@ async function runEvents(w: World, h: Hooks, x: Executor): Promise<RunEnd> {
   };
   const share = (s: NodeState, snap: Snapshot, t: number) => {
     snap.holders++; // the sender's own hold while it sends
-    for (const j of w.topology.adj[s.id]) {
+    for (const j of targets(w, s, t)) {
       const r = network.send(s.id, j, snap.bytes ?? w.messageBytes, t);
       h.observer?.sent?.(s.id, j, t, r);
       if (r.delivered) { snap.holders++; q.schedule(r.arrival, { kind: "msg", to: j, snap }); }

@@ -36,6 +36,9 @@ interface SavedNode {
   /** Under a difference codec: the encoder's public copy and counters, and each sender's last applied message. */
   sender: { hat: Blob; state: ReturnType<Sender["state"]> } | null;
   linkSeq: [number, number][];
+  /** --heal (written only when not the start's): when the node last came up, and the nodes it sends to past a silent neighbour. */
+  upSince?: number;
+  heal?: [number, number][];
 }
 
 interface Header {
@@ -93,6 +96,7 @@ export function writeCheckpoint(dir: string, w: World, sim: SimState, recorder: 
     theta: blob(s.params.theta.view), momentum: withMomentum ? blob(s.params.momentum.view) : null,
     sender: s.sender ? { hat: blob(s.sender.hat), state: s.sender.state() } : null,
     linkSeq: [...s.linkSeq],
+    ...(s.upSince !== 0 || s.heal.size ? { upSince: s.upSince, heal: [...s.heal] } : {}),
   }));
   const saved: Header["sim"] = sim.kind === "async"
     ? { ...sim, queue: { ...sim.queue, events: sim.queue.events.map((e): SavedEvent => (e.kind === "msg" ? { kind: "msg", to: e.to, snap: snapId(e.snap) } : e)) } }
@@ -165,6 +169,9 @@ export function applyCheckpoint(ck: Checkpoint, w: World, recorder: Pick<Recorde
     if (n.sender && s.sender) s.sender.restore(n.sender.state, view<Float32Array>(n.sender.hat));
     s.linkSeq.clear();
     for (const [from, seq] of n.linkSeq ?? []) s.linkSeq.set(from, seq);
+    s.upSince = n.upSince ?? 0;
+    s.heal.clear();
+    for (const [k, since] of n.heal ?? []) s.heal.set(k, since);
     s.params.theta.view.set(view<Float32Array>(n.theta));
     if (n.momentum) s.params.momentum.view.set(view<Float32Array>(n.momentum));
   });

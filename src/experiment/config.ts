@@ -47,6 +47,9 @@ export interface RunConfig {
   mixAgainst: "sent" | "exact";
   /** Ignore a neighbour's snapshot older than this many virtual seconds (by send time). Default 5. [ours] */
   maxStaleness: number;
+  /** --heal H: a node that has heard nothing from a neighbour for more than H virtual s sends to
+   *  (and mixes from) the nearest node past it instead (program.ts targets); 0 = off (default). [ours] */
+  heal: number;
   /** --max-lead S: a node does not start a learning step while it is more than S steps ahead of
    *  the newest snapshot steps heard from its live neighbours (program.ts heldBack); undefined = off. [ours, experimental] */
   maxLead?: number;
@@ -144,6 +147,7 @@ export const RUN_FLAGS: FlagTable = {
   snapshot: { type: "string", default: "post-learn", allowed: ["post-learn", "post-agree"], help: "take the shared θ after learning or after the consensus step" },
   "mix-against": { type: "string", default: "sent", allowed: ["sent", "exact"], help: "under --compress f16 or int8, mix θ_j's differences against the copy of θ_i the neighbours received (sent: rounding errors leave the network's average alone) or θ_i itself (exact)" },
   "max-staleness": { type: "number", default: 5, min: 0, infinite: true, help: "ignore snapshots older than this (virtual s; inf = never)" },
+  heal: { type: "number", default: 0, min: 0, help: "self-healing overlay (cdl, cdl-on-receive; simulator only): a node that has heard nothing from a neighbour for this many virtual s sends to and mixes from the nearest node past it instead, so that crashed nodes do not cut a ring into arcs; 0 = off" },
   "max-lead": { type: "int", min: 0, help: "bounded staleness (cdl, cdl-on-receive; simulator only): a node does not start a learning step while it is more than S steps ahead of what it has heard from its neighbours (those heard within --max-staleness); default off" },
   "lead-mode": { type: "string", allowed: ["min-wait", "min-agree", "min-defer", "mean-wait", "mean-agree", "mean-defer"], help: "with --max-lead: heard = min or mean over the live neighbours' newest snapshot steps; a held node waits, agrees with each snapshot that arrives, or defers its consensus step to its release (default min-wait)" },
   drop: { type: "number", default: 0, min: 0, max: 1, help: "per-message drop probability" },
@@ -257,6 +261,12 @@ export function runConfigProblems(c: RunConfig): string[] {
   }
   if (c.lrRestartPeak !== undefined && c.lrRestart === undefined) {
     problems.push(`--lr-restart-peak ${c.lrRestartPeak} is the peak of the schedule's second cycle: add --lr-restart F (where the first cycle ends, a fraction of the budget)`);
+  }
+  if (c.heal > 0 && c.algorithm !== "cdl" && c.algorithm !== "cdl-on-receive") {
+    problems.push(`--heal ${c.heal} is the asynchronous algorithms' (cdl, cdl-on-receive): ${c.algorithm} keeps its topology; drop --heal`);
+  }
+  if (c.heal > 0 && /^(topk|diff-int8)/.test(c.compress ?? "f32")) {
+    problems.push(`--heal ${c.heal} changes whom a node sends to, which a difference codec (--compress ${c.compress}) cannot follow: use f32, f16 or int8`);
   }
   if (c.evalEvery !== undefined && Number.isFinite(c.timeLimit) && c.timeLimit / c.evalEvery > MAX_EVAL_POINTS) {
     problems.push(`--eval-every ${c.evalEvery} gives more than ${MAX_EVAL_POINTS} evaluation points within --time-limit ${c.timeLimit}: ` +

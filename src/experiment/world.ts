@@ -78,6 +78,10 @@ export interface NodeState {
   sender: Sender | null;
   readonly linkSeq: Map<number, number>;
   consensusSteps: number;
+  /** When this node last came up: 0, or the time it rejoined after a crash (--heal counts silence from it). */
+  upSince: number;
+  /** --heal: the nodes past a silent neighbour this node sends to, each with the time it first did. */
+  readonly heal: Map<number, number>;
 }
 
 export interface World {
@@ -186,7 +190,7 @@ export async function buildWorld(cfg: RunConfig, preloaded?: Dataset, only?: num
     nodes.push({
       id: i, params, shard: parts[i], order: shuffleRng.shuffle(parts[i].slice()), cursor: 0,
       shuffleRng, dropoutRng: streams.fork(2), augRng: streams.fork(3),
-      steps: 0, budgetSteps, agreeSteps: 0, done: false, inbox: new Map(), lossSum: 0, lossCount: 0, outOfOrder: 0, tooOld: 0, rejected: 0, gaps: 0, consensusSteps: 0, sender: null, linkSeq: new Map(),
+      steps: 0, budgetSteps, agreeSteps: 0, done: false, inbox: new Map(), lossSum: 0, lossCount: 0, outOfOrder: 0, tooOld: 0, rejected: 0, gaps: 0, consensusSteps: 0, sender: null, linkSeq: new Map(), upSince: 0, heal: new Map(),
     });
   }
 

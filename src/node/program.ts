@@ -10,6 +10,8 @@
 //   receive(…)  a snapshot arrives: skip a difference after a lost one, reject non-finite,
 //               ignore out-of-order, keep the newest
 //   fresh(…)    the inbox snapshots young enough to mix (--max-staleness)
+//   targets(…)  whom the node sends to: its neighbours, and with --heal the nearest live node
+//               past a neighbour that has gone silent
 //   heldBack(…) --max-lead: must the node wait before its next learning step (bounded staleness)?
 //   snapshot(…) what θ_i's neighbours receive (exact, or as --compress encodes it)
 //
@@ -130,14 +132,60 @@ export function learn(w: World, s: NodeState, at: number): number {
   return loss;
 }
 
-/** The inbox snapshots no older than --max-staleness at `now`, by sender; counts the others as too old. */
+/**
+ * The inbox snapshots no older than --max-staleness at `now`, by sender; counts the others as too
+ * old. With --heal, only from the nodes of the node's current view (targets) that it has heard from
+ * within --heal s: a neighbour gone silent is replaced by the node past it, never mixed beside it,
+ * so a node mixes at most one snapshot per neighbour and ε·|S| ≤ 1 holds as without healing.
+ */
 export function fresh(w: World, s: NodeState, now: number): Snapshot[] {
   const out: Snapshot[] = [];
+  const view = w.cfg.heal > 0 ? new Set(targets(w, s, now).filter((k) => !silent(w, s, k, now))) : null;
   for (const snap of s.inbox.values()) {
+    if (view && !view.has(snap.from)) continue;
     if (now - snap.sentAt <= w.cfg.maxStaleness) out.push(snap);
     else s.tooOld++;
   }
   return out;
+}
+
+/**
+ * --heal H: node k has gone silent for s when s has heard nothing from it (no snapshot sent) for
+ * more than H s since s started counting on it: since s came up (a neighbour), or since s first
+ * sent to it past a silent neighbour.
+ */
+function silent(w: World, s: NodeState, k: number, now: number): boolean {
+  const since = Math.max(s.inbox.get(k)?.sentAt ?? -Infinity, s.heal.get(k) ?? s.upSince);
+  return now - since > w.cfg.heal;
+}
+
+/**
+ * Whom node s sends its snapshot to at `now`, in ascending order: its neighbours in the topology,
+ * and with --heal H > 0, for each neighbour silent for more than H s (crashed, cut off by a failed
+ * link), the nearest node past it: the walk goes on from the silent node to its neighbours not yet
+ * in s's view (the first of them, by id), through nodes that are silent too, until it reaches one
+ * that is not (or has not yet been given H s to answer). That node does the same from its side, so
+ * the live nodes of a ring stay a ring while nodes are down, instead of falling apart into arcs
+ * that each learn only their own classes (a self-healing overlay, as peer-to-peer rings keep with
+ * successor lists). A node past a silent one is kept as long as the silent one stays silent; a
+ * silent node is still sent to, so that it is heard again as soon as it answers. [ours]
+ */
+export function targets(w: World, s: NodeState, now: number): readonly number[] {
+  const adj = w.topology.adj;
+  if (!(w.cfg.heal > 0)) return adj[s.id];
+  const view = new Set<number>(adj[s.id]);
+  for (const j of adj[s.id]) {
+    let at = j;
+    while (silent(w, s, at, now)) {
+      const past = adj[at].find((k) => k !== s.id && !view.has(k));
+      if (past === undefined) break;
+      view.add(past);
+      if (!s.heal.has(past)) s.heal.set(past, now);
+      at = past;
+    }
+  }
+  for (const k of s.heal.keys()) if (!view.has(k)) s.heal.delete(k);
+  return [...view].sort((a, b) => a - b);
 }
 
 /**

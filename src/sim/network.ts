@@ -231,6 +231,16 @@ export class Network {
     return e;
   }
 
+  /**
+   * The link a message from a to b travels: the topology's edge, or for two nodes that are not
+   * neighbours (--heal sends past a silent neighbour) a link of their own, numbered after the
+   * edges by the pair, with its own up/down process under the same failure model.
+   */
+  private pathOf(a: number, b: number): number {
+    const n = this.topology.n;
+    return this.edgeIndex.get(a * n + b) ?? this.topology.edges.length + Math.min(a, b) * n + Math.max(a, b);
+  }
+
   private link(e: number): UpDownProcess {
     if (this.config.linkMtbf === Infinity) return this.alwaysUp;
     return (this.links[e] ??= new UpDownProcess(new Rng(streamSeed(this.seed, LINK, e)), this.config.linkMtbf, this.config.linkMttr));
@@ -292,7 +302,8 @@ export class Network {
    * Always consumes exactly two draws from the (from, to) stream, whatever the outcome.
    */
   send(from: number, to: number, bytes: number, now: number): SendResult {
-    const e = this.edge(from, to);
+    if (from === to || !(to >= 0 && to < this.topology.n)) throw new RangeError(`Network.send: no node ${to} to send to from ${from}`);
+    const e = this.pathOf(from, to);
     const n = this.topology.n;
     const key = from * n + to;
     let rng = this.messageRngs.get(key);
