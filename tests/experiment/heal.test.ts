@@ -105,6 +105,13 @@ test("a run with crashes: while a node is down, the nodes on either side of it e
   assert.ok(offLines.every((l) => { const m = / msg (\d+)>(\d+)@/.exec(l); return !m || ring(+m[1], +m[2]); }), "without --heal only neighbours exchange");
 });
 
+test("a --heal run on two threads is the one-thread run, byte for byte", async () => {
+  const a = cfgOf({ crashRate: 0.3, crashDowntime: 1, heal: 0.1, epochs: 10 }), b = { ...a, out: join(dir, "two") };
+  await run(a);
+  await run(b, { workers: 2 });
+  assert.is(metrics(b.out!), metrics(a.out!));
+});
+
 test("without failures nobody falls silent, so --heal changes nothing: the same run, byte for byte", async () => {
   const a = cfgOf({ epochs: 10, stragglers: 0.34, stragglerFactor: 4 }), b = cfgOf({ epochs: 10, stragglers: 0.34, stragglerFactor: 4, heal: 0.2 });
   await run(a);
