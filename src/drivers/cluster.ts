@@ -265,9 +265,11 @@ export async function runCluster(cfg: RunConfig, o: ClusterOptions): Promise<Clu
   const startFile = join(out, "start-at");
   let startAt: number | null = o.startDelay === "auto" ? null : Date.now() + o.startDelay * 1000;
   const checkpointEvery = o.killEvery > 0 ? (cfg.checkpointEvery ?? Math.max(0.5, o.killEvery / 4)) : cfg.checkpointEvery;
+  // --heal sends past a silent neighbour to any node: every node gets every address.
+  const peersOf = (i: number) => (cfg.heal > 0 ? Array.from({ length: n }, (_, j) => j).filter((j) => j !== i) : topology.adj[i]);
   const argsOf = (i: number, resume: boolean): string[] => [
     "node", "--id", String(i), "--listen", `127.0.0.1:${ports[i]}`, "--key", keyFile, ...(startAt === null ? ["--start-file", startFile] : ["--start-at", String(startAt)]),
-    "--peers", topology.adj[i].map((j) => `${j}=127.0.0.1:${ports[j]}`).join(","),
+    "--peers", peersOf(i).map((j) => `${j}=127.0.0.1:${ports[j]}`).join(","),
     ...(resume ? ["--resume", join(out, `node-${i}`)] : ["--config", configFile, "--out", join(out, `node-${i}`),
       ...(checkpointEvery ? ["--checkpoint-every", String(checkpointEvery)] : []), ...(cfg.evalEvery ? [] : ["--eval-every", "1"])]),
     "--transport-thread", o.transportThread ?? "main", ...(o.linger === undefined ? [] : ["--linger", String(o.linger)]), ...(pace ? ["--pace", String(pace)] : []), "--quiet", "--json",

@@ -21,7 +21,7 @@ import process from "node:process";
 import { ConfigError } from "../errors.ts";
 import { prepareDir, writeAtomic } from "../io/dirs.ts";
 import { levelBytes, parseCompression } from "../node/compress.ts";
-import { agree, agreeDeadline, clockStep, due, fresh, learn, ownCopy, receive, snapshot } from "../node/program.ts";
+import { agree, agreeDeadline, clockStep, due, fresh, learn, ownCopy, receive, snapshot, targets } from "../node/program.ts";
 import { cores, runtimeInfo } from "../runtime.ts";
 import { importKey } from "../transport/key.ts";
 import { Transport, type TransportStats } from "../transport/links.ts";
@@ -113,6 +113,8 @@ export interface LiveSummary {
   cpuPerStep: number | null;
   /** A process restarted from a checkpoint that found a neighbour finished stops learning: the step it stopped at (null: it did not). */
   stoppedEarly: number | null;
+  /** --heal: snapshots this node offered to nodes past a silent neighbour, and received from nodes that are not its neighbours. */
+  healed: { sent: number; received: number };
 }
 
 /** Learning steps a node takes before it measures its CPU per step (they compile code paths and meet every neighbour's first frame). */
@@ -167,11 +169,13 @@ export function liveProblems(cfg: RunConfig, o: Pick<LiveOptions, "id" | "peers"
   }
   const c = compressProblem(cfg);
   if (c) p.push(c);
-  if (cfg.heal > 0) p.push("--heal runs only in the simulator (cdl run) for now: a live node knows only its neighbours' addresses");
   if (cfg.maxLead !== undefined) p.push("--max-lead runs only in the simulator (cdl run): a live node never waits for a neighbour");
   const missing = adj.filter((j) => !o.peers.has(j));
   if (missing.length) p.push(`--peers has no address for neighbour${missing.length > 1 ? "s" : ""} ${missing.join(", ")} of node ${o.id} on ${cfg.topology}`);
-  const strangers = [...o.peers.keys()].filter((j) => !adj.includes(j));
+  // --heal may send to any node past a silent neighbour: it needs every node's address.
+  const unknown = cfg.heal > 0 ? Array.from({ length: cfg.nodes }, (_, j) => j).filter((j) => j !== o.id && !adj.includes(j) && !o.peers.has(j)) : [];
+  if (unknown.length) p.push(`--heal ${cfg.heal} may send past a silent neighbour to any node: --peers needs every node's address (missing: ${unknown.join(", ")})`);
+  const strangers = [...o.peers.keys()].filter((j) => !adj.includes(j) && !(cfg.heal > 0 && j !== o.id && j < cfg.nodes));
   if (strangers.length) p.push(`--peers names ${strangers.join(", ")}, not neighbour${strangers.length > 1 ? "s" : ""} of node ${o.id} on ${cfg.topology} (neighbours: ${adj.join(", ") || "none"})`);
   return p;
 }
@@ -206,6 +210,7 @@ export async function runLiveNode(cfg: RunConfig, o: LiveOptions): Promise<LiveS
   /** When each neighbour was last heard from (shared clock) and where it was then. */
   const heard = new Map<number, { at: number; step: number; sentAt: number }>();
   const ages: number[] = [];
+  const healed = { sent: 0, received: 0 };
   let learnSteps = 0, learnFrom = NaN, learnTo = NaN, offered = 0, receivedLearning = 0;
   // The transport on the training thread, or (--transport-thread worker) on a worker thread of its
   // own, so that framing, HMAC and verification leave the training loop when a core is free.
@@ -226,6 +231,7 @@ export async function runLiveNode(cfg: RunConfig, o: LiveOptions): Promise<LiveS
       }
       epochs.set(m.from, Math.max(epochs.get(m.from) ?? 0, m.epoch));
       heard.set(m.from, { at: now(), step: m.step, sentAt: snap.sentAt });
+      if (!w.topology.adj[o.id].includes(m.from)) healed.received++;
       if (ages.length < MAX_AGES) ages.push(now() - snap.sentAt);
       if (m.step <= s.budgetSteps) receivedLearning++;
       const r = receive(s, snap);
@@ -259,13 +265,16 @@ export async function runLiveNode(cfg: RunConfig, o: LiveOptions): Promise<LiveS
   /** The neighbours the last snapshot shared was dropped for by the fault injection (never sent), and its step. */
   let unsent = { step: -1, to: [] as number[] };
   /**
-   * Sends node s's snapshot (taken this step) to every neighbour (or to `to`: a repeat, not counted
-   * as offered), through the fault-injection model.
+   * Sends node s's snapshot (taken this step) to its targets (its neighbours, and with --heal the
+   * nodes past a silent one), or as a repeat to `to` (not counted as offered), through the
+   * fault-injection model.
    */
-  const share = (snap: Snapshot, t: number, to: readonly number[] = w.topology.adj[o.id]) => {
+  const share = (snap: Snapshot, t: number, to?: readonly number[]) => {
     const sentAt = origin + snap.sentAt * 1000, direct: number[] = [];
     const now = codec === "f32" ? snap.theta : encoded();
-    const repeat = to !== w.topology.adj[o.id];
+    const repeat = to !== undefined;
+    to ??= targets(w, s, t);
+    if (!repeat) healed.sent += to.length - w.topology.adj[o.id].length;
     unsent = { step: snap.step, to: [] };
     let injectedNow = 0, later: Float32Array | EncodedTheta | undefined; // a delayed send's θ: encoded bytes outlive w.wire only as a copy
     for (const j of to) {
@@ -320,6 +329,7 @@ export async function runLiveNode(cfg: RunConfig, o: LiveOptions): Promise<LiveS
     origin = await o.awaitStart!();
   }
   const readyAt = ck ? null : now();
+  if (ck) { s.upSince = now(); s.heal.clear(); } // back from a crash: its neighbours get --heal s to be heard again
   if (readyAt !== null && readyAt >= 0) {
     log(`ready ${readyAt.toFixed(2)} s after the shared start (--start-at): no warm-up frame, and the run began without this node; give the nodes more time to load (cdl cluster --start-delay)`);
   }
@@ -431,7 +441,7 @@ export async function runLiveNode(cfg: RunConfig, o: LiveOptions): Promise<LiveS
     consensusSteps: s.consensusSteps, t: tEnd, wallSeconds: (performance.now() - wall0) / 1000,
     samplesPerSecond: samples > 0 && trainMs > 0 ? samples / (trainMs / 1000) : null, injected, transport: stats,
     clock: { learnSteps, learnSeconds: learnSteps ? learnTo - learnFrom : 0, ages, offered, received: receivedLearning }, readyAt,
-    pace: pace / 1000, cpuPerStep, stoppedEarly,
+    pace: pace / 1000, cpuPerStep, stoppedEarly, healed,
   };
   writeAtomic(join(o.out, "metrics.jsonl"), lines.join("\n") + "\n");
   writeAtomic(join(o.out, "theta.f32"), new Uint8Array(s.params.theta.view.buffer, s.params.theta.view.byteOffset, s.params.theta.view.byteLength).slice());

@@ -80,13 +80,16 @@ test("Network.send between two nodes that are not neighbours: a link of their ow
   assert.throws(() => net.send(2, 2, 100, 0), /no node 2 to send to from 2/);
 });
 
-test("--heal needs an asynchronous algorithm and a level codec; a live node refuses it", () => {
+test("--heal needs an asynchronous algorithm and a level codec; a live node needs every node's address", () => {
   const problems = (over: Partial<RunConfig>) => runConfigProblems({ ...cfgOf(), ...over }).join("\n");
   assert.match(problems({ heal: 1, algorithm: "dpsgd" }), /--heal 1 is the asynchronous algorithms'.*dpsgd keeps its topology/);
   assert.match(problems({ heal: 1, compress: "topk:0.1" }), /difference codec \(--compress topk:0.1\).*use f32, f16 or int8/);
   assert.is(problems({ heal: 1, compress: "int8" }), "");
   assert.throws(() => cfgOf({ heal: 1, algorithm: "fedavg" }), /--heal 1 is the asynchronous/);
-  assert.match(liveProblems(cfgOf({ heal: 1 }), { id: 0, peers: new Map([[1, "x"], [5, "y"]]) }, [1, 5]).join("\n"), /--heal runs only in the simulator/);
+  const live = (peers: number[]) => liveProblems(cfgOf({ heal: 1 }), { id: 0, peers: new Map(peers.map((j) => [j, `127.0.0.1:${7000 + j}`])) }, [1, 5]).join("\n");
+  assert.match(live([1, 5]), /--heal 1 may send past a silent neighbour to any node: --peers needs every node's address \(missing: 2, 3, 4\)/);
+  assert.is(live([1, 2, 3, 4, 5]), "", "a live node with every address takes --heal");
+  assert.match(live([1, 2, 3, 4, 5, 6]), /--peers names 6, not neighbour/);
 });
 
 test("a run with crashes: while a node is down, the nodes on either side of it exchange snapshots; same seed, same run", async () => {

@@ -209,6 +209,20 @@ test("cdl cluster --kill-every: a killed node restarts from its checkpoint and t
   assert.equal(processesWith(out), [], "no node process of the cluster is left");
 });
 
+test("cdl cluster --heal: a node whose neighbour falls silent (95% of messages dropped) sends past it, and nodes hear from non-neighbours", () => {
+  const out = join(dir, "heal");
+  // 40 steps a node at ≥ 50 ms on a 4-node ring: a neighbour heard once in ~20 steps is silent for > 0.2 s now and then.
+  const r = cdlSync(["cluster", "--nodes", "4", "--model", "mlp", "--split", "iid", "--epochs", "1", "--train-limit", "5120", "--test-limit", "200",
+    "--pace", "0.05", "--drop", "0.95", "--heal", "0.2", "--linger", "1", "--timeout", "90", "--out", out, "--json"]);
+  assert.is(r.status, 0, r.stderr + r.stdout);
+  const nodes = [0, 1, 2, 3].map((i) => JSON.parse(readFileSync(join(out, `node-${i}`, "summary.json"), "utf8")));
+  const healed = nodes.map((n) => n.healed);
+  assert.ok(nodes.every((n) => n.config.heal === 0.2 && n.steps === 40), JSON.stringify(nodes.map((n) => n.steps)));
+  assert.ok(healed.filter((h) => h.sent > 0).length >= 2, `snapshots sent past a silent neighbour: ${JSON.stringify(healed)}`);
+  assert.ok(healed.some((h) => h.received > 0), `snapshots received from a non-neighbour: ${JSON.stringify(healed)}`);
+  assert.equal(processesWith(out), []);
+});
+
 test("a node restarted after a neighbour finished stops learning, agrees with it, and tells its neighbours it is done", () => {
   const out = join(dir, "late-restart");
   // 10 steps a node at ≥ 0.1 s: a node killed at 0.8 s restarts 0.4 s later and loads for ~1 s, after the others finished.
