@@ -287,9 +287,12 @@ test("bad config values: one-line ConfigErrors naming the flag and the range", (
   for (const [cfg, re] of bad) {
     assert.throws(() => networkConfig(cfg), (e: Error) => e instanceof ConfigError && re.test(e.message) && !e.message.includes("\n"));
   }
+  // Two nodes that are not neighbours (--heal sends past a silent one) have a link of their own; a node cannot send to itself or to no node.
   const net = new Network(topo, {}, 1);
   const notNb = Array.from({ length: topo.n }, (_, j) => j).find((j) => j !== 0 && !topo.adj[0].includes(j))!;
-  assert.throws(() => net.send(0, notNb, 1, 0), /not neighbours/);
+  assert.is(net.send(0, notNb, 1, 0).delivered, true);
+  assert.throws(() => net.send(0, 0, 1, 0), /no node 0 to send to from 0/);
+  assert.throws(() => net.send(0, topo.n, 1, 0), new RegExp(`no node ${topo.n} to send to`));
 });
 
 test.run();
