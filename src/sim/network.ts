@@ -139,6 +139,8 @@ export interface UpDownState { toggles: number[]; rng: RngState }
 /** Everything a Network has drawn or counted, for a checkpoint (see Network.state). */
 export interface NetworkState {
   links: (UpDownState | null)[];
+  /** Links between nodes that are not neighbours (--heal), by number; absent when there are none. */
+  pairLinks?: [number, UpDownState][];
   nodes: (UpDownState | null)[];
   messageRngs: [number, RngState][];
   stepRngs: (RngState | null)[];
@@ -204,6 +206,7 @@ export class Network {
   readonly config: NetworkConfig;
   private readonly edgeIndex = new Map<number, number>();
   private readonly links: (UpDownProcess | undefined)[];
+  private readonly pairLinks = new Map<number, UpDownProcess>();
   private readonly nodes: (UpDownProcess | undefined)[];
   private readonly messageRngs = new Map<number, Rng>();
   private readonly stepRngs: (Rng | undefined)[];
@@ -243,7 +246,11 @@ export class Network {
 
   private link(e: number): UpDownProcess {
     if (this.config.linkMtbf === Infinity) return this.alwaysUp;
-    return (this.links[e] ??= new UpDownProcess(new Rng(streamSeed(this.seed, LINK, e)), this.config.linkMtbf, this.config.linkMttr));
+    const make = () => new UpDownProcess(new Rng(streamSeed(this.seed, LINK, e)), this.config.linkMtbf, this.config.linkMttr);
+    if (e < this.links.length) return (this.links[e] ??= make());
+    let p = this.pairLinks.get(e);
+    if (!p) this.pairLinks.set(e, (p = make()));
+    return p;
   }
 
   private node(i: number): UpDownProcess {
@@ -344,6 +351,7 @@ export class Network {
     const up = (p: UpDownProcess | undefined) => (p ? p.state() : null);
     return {
       links: Array.from(this.links, up), nodes: Array.from(this.nodes, up),
+      ...(this.pairLinks.size ? { pairLinks: [...this.pairLinks].map(([e, p]): [number, UpDownState] => [e, p.state()]) } : {}),
       messageRngs: [...this.messageRngs].map(([k, r]) => [k, r.state()]),
       stepRngs: Array.from(this.stepRngs, (r) => (r ? r.state() : null)),
       counters: this.counters.map((c) => ({ ...c, dropped: { ...c.dropped } })),
@@ -352,6 +360,7 @@ export class Network {
 
   restore(s: NetworkState): this {
     s.links.forEach((p, e) => { if (p) this.link(e).restore(p); });
+    for (const [e, p] of s.pairLinks ?? []) this.link(e).restore(p);
     s.nodes.forEach((p, i) => { if (p) this.node(i).restore(p); });
     for (const [key, r] of s.messageRngs) {
       const n = this.topology.n, from = Math.floor(key / n), to = key % n;

@@ -122,8 +122,9 @@ test("without failures nobody falls silent, so --heal changes nothing: the same 
   assert.is(metrics(b.out!), metrics(a.out!));
 });
 
-test("a --heal run interrupted every 30 events resumes to the uninterrupted run's metrics", async () => {
-  const cfg = cfgOf({ crashRate: 0.3, crashDowntime: 1, heal: 0.1, epochs: 10, evalEvery: 0.2 });
+test("a --heal run with crashes and failing links, interrupted every 30 events, resumes to the uninterrupted run's metrics", async () => {
+  // Links down 0.2 s in 1.2: links past a silent neighbour (pairs that are not neighbours) fail too, and their processes are checkpointed.
+  const cfg = cfgOf({ crashRate: 0.3, crashDowntime: 1, linkMtbf: 1, linkMttr: 0.2, heal: 0.1, epochs: 10, evalEvery: 0.2 });
   const whole = join(dir, "whole");
   await run({ ...cfg, out: whole });
   const d = join(dir, "parts");
